@@ -1,0 +1,199 @@
+// Per-container control groups: resource limits, OOM-kill detection, and a reliable handle on every process
+// a container started (so stopping it leaves nothing behind, even processes that left its process group).
+//
+// Two layouts exist in the wild and both are handled:
+//  - cgroup v2 only ("unified", /sys/fs/cgroup/cgroup.controllers exists): memory.max, cpu.max,
+//    memory.events oom_kill, cgroup.kill;
+//  - cgroup v1 or hybrid: memory.limit_in_bytes and memory.oom_control in the memory hierarchy,
+//    cpu.cfs_quota_us in the cpu hierarchy, and (hybrid) the v2 hierarchy at /sys/fs/cgroup/unified used
+//    only to track and kill processes.
+// Anything that cannot be set up is reported, never fatal: the runtime then runs without that guarantee.
+
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ContainerResources, RuntimeWarning } from "../cri.ts";
+
+const CGROUP_ROOT = "/sys/fs/cgroup";
+/** All of Berth's cgroups live under this name in each hierarchy. */
+const PARENT = "berth";
+const CFS_PERIOD_US = 100_000;
+
+export interface CgroupLayout {
+  /** Directory (in some hierarchy) whose cgroup.procs lists every process of a container. */
+  trackingRoot?: string;
+  /** True when the tracking hierarchy is v2 and offers cgroup.kill. */
+  trackingHasKill: boolean;
+  memoryRoot?: string;
+  memoryVersion?: 1 | 2;
+  cpuRoot?: string;
+  cpuVersion?: 1 | 2;
+}
+
+function tryMkdir(path: string): boolean {
+  try {
+    mkdirSync(path, { recursive: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function tryWrite(path: string, value: string): boolean {
+  try {
+    writeFileSync(path, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Finds which hierarchies this process may create cgroups in. Empty when not root or nothing is writable. */
+export function detectCgroupLayout(isRoot: boolean): CgroupLayout {
+  const layout: CgroupLayout = { trackingHasKill: false };
+  if (!isRoot) return layout;
+  if (existsSync(join(CGROUP_ROOT, "cgroup.controllers"))) {
+    const parent = join(CGROUP_ROOT, PARENT);
+    if (!tryMkdir(parent)) return layout;
+    // Controllers must be enabled in every ancestor's subtree_control to appear in our cgroups.
+    const available = readFileSync(join(CGROUP_ROOT, "cgroup.controllers"), "utf8").split(/\s+/);
+    for (const controller of ["memory", "cpu"]) {
+      if (!available.includes(controller)) continue;
+      if (tryWrite(join(CGROUP_ROOT, "cgroup.subtree_control"), `+${controller}`)) {
+        tryWrite(join(parent, "cgroup.subtree_control"), `+${controller}`);
+      }
+    }
+    const enabled = readFileSync(join(parent, "cgroup.subtree_control"), "utf8").split(/\s+/);
+    layout.trackingRoot = parent;
+    layout.trackingHasKill = existsSync(join(parent, "cgroup.kill"));
+    if (enabled.includes("memory")) Object.assign(layout, { memoryRoot: parent, memoryVersion: 2 });
+    if (enabled.includes("cpu")) Object.assign(layout, { cpuRoot: parent, cpuVersion: 2 });
+    return layout;
+  }
+  const unified = join(CGROUP_ROOT, "unified");
+  if (existsSync(join(unified, "cgroup.procs")) && tryMkdir(join(unified, PARENT))) {
+    layout.trackingRoot = join(unified, PARENT);
+    layout.trackingHasKill = existsSync(join(unified, PARENT, "cgroup.kill"));
+  }
+  const memory = join(CGROUP_ROOT, "memory");
+  if (existsSync(join(memory, "memory.limit_in_bytes")) && tryMkdir(join(memory, PARENT))) {
+    Object.assign(layout, { memoryRoot: join(memory, PARENT), memoryVersion: 1 });
+    layout.trackingRoot ??= join(memory, PARENT);
+  }
+  const cpu = join(CGROUP_ROOT, "cpu");
+  if (existsSync(join(cpu, "cpu.cfs_quota_us")) && tryMkdir(join(cpu, PARENT))) {
+    Object.assign(layout, { cpuRoot: join(cpu, PARENT), cpuVersion: 1 });
+  }
+  return layout;
+}
+
+function readCounter(path: string, key: string): number {
+  try {
+    const line = readFileSync(path, "utf8").split("\n").find((l) => l.startsWith(`${key} `));
+    return line ? Number(line.split(" ")[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The cgroups of one container (one directory per hierarchy used). */
+export class ContainerCgroup {
+  /** Every cgroup directory to join, i.e. whose cgroup.procs a new process writes itself into. */
+  readonly directories: string[];
+  private readonly layout: CgroupLayout;
+  private readonly name: string;
+
+  private constructor(layout: CgroupLayout, name: string, directories: string[]) {
+    this.layout = layout;
+    this.name = name;
+    this.directories = directories;
+  }
+
+  /**
+   * Creates the container's cgroups and applies its limits. Returns the cgroup (absent when no hierarchy is
+   * usable) and a warning for each limit that is not enforced.
+   */
+  static create(layout: CgroupLayout, name: string, resources: ContainerResources = {}): { cgroup?: ContainerCgroup; warnings: RuntimeWarning[] } {
+    const warnings: RuntimeWarning[] = [];
+    const directories = new Set<string>();
+    const make = (root: string | undefined): string | undefined => {
+      if (!root) return undefined;
+      const dir = join(root, name);
+      return tryMkdir(dir) ? (directories.add(dir), dir) : undefined;
+    };
+    make(layout.trackingRoot);
+
+    if (resources.memoryLimitBytes !== undefined) {
+      const dir = make(layout.memoryRoot);
+      const file = layout.memoryVersion === 2 ? "memory.max" : "memory.limit_in_bytes";
+      if (!dir || !tryWrite(join(dir, file), String(resources.memoryLimitBytes))) {
+        warnings.push({
+          reason: "LimitNotEnforced",
+          message: `memory limit of ${resources.memoryLimitBytes} bytes is not enforced: no writable memory cgroup on this host (needs root and the memory controller)`,
+        });
+      } else if (layout.memoryVersion === 2) {
+        // Without this, swap would let a container exceed its limit instead of being OOM-killed.
+        tryWrite(join(dir, "memory.swap.max"), "0");
+      }
+    }
+    if (resources.cpuLimitMillis !== undefined) {
+      const dir = make(layout.cpuRoot);
+      const quota = Math.max(1000, Math.round((resources.cpuLimitMillis * CFS_PERIOD_US) / 1000));
+      const applied =
+        dir !== undefined &&
+        (layout.cpuVersion === 2
+          ? tryWrite(join(dir, "cpu.max"), `${quota} ${CFS_PERIOD_US}`)
+          : tryWrite(join(dir, "cpu.cfs_period_us"), String(CFS_PERIOD_US)) && tryWrite(join(dir, "cpu.cfs_quota_us"), String(quota)));
+      if (!applied) {
+        warnings.push({
+          reason: "LimitNotEnforced",
+          message: `cpu limit of ${resources.cpuLimitMillis}m is not enforced: no writable cpu cgroup on this host (needs root and the cpu controller)`,
+        });
+      }
+    }
+    if (directories.size === 0) return { warnings };
+    return { cgroup: new ContainerCgroup(layout, name, [...directories]), warnings };
+  }
+
+  /** How many times the kernel's OOM killer killed a process of this container. */
+  oomKillCount(): number {
+    if (!this.layout.memoryRoot) return 0;
+    const dir = join(this.layout.memoryRoot, this.name);
+    return this.layout.memoryVersion === 2 ? readCounter(join(dir, "memory.events"), "oom_kill") : readCounter(join(dir, "memory.oom_control"), "oom_kill");
+  }
+
+  pids(): number[] {
+    const dir = this.directories[0];
+    if (!dir) return [];
+    try {
+      return readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Sends SIGKILL to every process in the container. */
+  killAll(): void {
+    const tracking = this.layout.trackingRoot ? join(this.layout.trackingRoot, this.name) : undefined;
+    if (tracking && this.layout.trackingHasKill && tryWrite(join(tracking, "cgroup.kill"), "1")) return;
+    for (const pid of this.pids()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  /** Removes the directories; they must be empty of processes, so callers kill and wait first. */
+  remove(): boolean {
+    let removed = true;
+    for (const dir of this.directories) {
+      try {
+        rmdirSync(dir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") removed = false;
+      }
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,67 @@
+// A pod sandbox of the process runtime. With isolation, it is a pause process that unshare(1) started in
+// new mount, pid, uts and ipc namespaces: every container of the pod joins them, and killing the pause
+// process (PID 1 of the pod's pid namespace) makes the kernel kill every process left in the pod.
+// Without isolation a sandbox is only bookkeeping.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { networkInterfaces } from "node:os";
+import type { PodSandboxConfig, PodSandboxState } from "../cri.ts";
+import type { HostTools } from "./host-capabilities.ts";
+import { pausePlan } from "./launch-scripts.ts";
+import { childrenOf, signalProcess } from "./process-tree.ts";
+
+/** The process runtime shares the host's network, so a pod's IP is the host's first external IPv4 address. */
+export function hostIp(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === "IPv4" && !address.internal) return address.address;
+    }
+  }
+  return "127.0.0.1";
+}
+
+export class PodSandbox {
+  readonly id: string;
+  readonly config: PodSandboxConfig;
+  readonly createdAt = new Date();
+  readonly ip = hostIp();
+  state: PodSandboxState = "ready";
+  /** Host pid of the pause process; undefined without isolation. */
+  pausePid: number | undefined;
+  private pause: ChildProcess | undefined;
+  private pauseExited: Promise<void> = Promise.resolve();
+
+  constructor(id: string, config: PodSandboxConfig) {
+    this.id = id;
+    this.config = config;
+  }
+
+  /** Starts the pause process and waits until the namespaces are set up. */
+  async startIsolation(tools: HostTools): Promise<void> {
+    const plan = pausePlan(tools, this.config.hostname ?? this.config.metadata.name);
+    const pause = spawn(plan.file, plan.args, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    this.pause = pause;
+    this.pauseExited = new Promise((resolve) => pause.once("close", () => resolve()));
+    let stderr = "";
+    pause.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    await new Promise<void>((resolve, reject) => {
+      let stdout = "";
+      pause.stdout?.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes("ready")) resolve();
+      });
+      pause.once("error", reject);
+      pause.once("exit", () => reject(new Error(`the pod's pause process exited during setup: ${stderr.trim()}`)));
+    });
+    // unshare --fork: the pause shell is unshare's only child.
+    this.pausePid = childrenOf(pause.pid as number)[0];
+    if (this.pausePid === undefined) throw new Error("the pod's pause process vanished during setup");
+  }
+
+  /** Kills the pause process, and with it every process in the pod's pid namespace. */
+  async stopIsolation(): Promise<void> {
+    if (this.pausePid !== undefined) signalProcess(this.pausePid, "SIGKILL");
+    if (this.pause?.pid !== undefined) signalProcess(this.pause.pid, "SIGKILL");
+    await this.pauseExited;
+  }
+}

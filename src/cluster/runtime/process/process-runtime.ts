@@ -1,0 +1,534 @@
+// The `process` runtime: every container is a group of host processes. See ../README.md for what it
+// guarantees with and without root.
+
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { PassThrough } from "node:stream";
+import { EventEmitter } from "node:events";
+import type {
+  ContainerConfig,
+  ContainerEvent,
+  ContainerEventListener,
+  ContainerFilter,
+  ContainerRuntime,
+  ContainerState,
+  ContainerStatus,
+  CreateContainerResult,
+  ExecOptions,
+  ExecSyncResult,
+  Image,
+  ImageSpec,
+  PodSandboxConfig,
+  PodSandboxFilter,
+  PodSandboxStatus,
+  RunPodSandboxResult,
+  RuntimeInfo,
+  RuntimeWarning,
+  StreamingSession,
+  TerminalSize,
+} from "../cri.ts";
+import { RuntimeError } from "../cri.ts";
+import { CriLogWriter } from "../cri-log.ts";
+import { parseImageReference } from "../image-reference.ts";
+import { ContainerCgroup } from "./cgroups.ts";
+import { detectHostCapabilities, type HostCapabilities } from "./host-capabilities.ts";
+import { LaunchedProcess } from "./launched-process.ts";
+import { execPlan, isolatedContainerPlan, plainContainerPlan } from "./launch-scripts.ts";
+import { PodSandbox } from "./pod-sandbox.ts";
+import { ProcessImageService, type ImagePolicy } from "./process-images.ts";
+import { findTerminalDescendant } from "./process-tree.ts";
+
+/** What containers get when their env has no PATH: an image would normally provide one. */
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export interface ProcessRuntimeOptions {
+  /** Where per-container scratch directories go; default: a fresh directory under the OS temp dir. */
+  stateDirectory?: string;
+  imagePolicy?: ImagePolicy;
+  /** "off" runs plain host processes even as root (no namespaces); default "auto". */
+  isolation?: "auto" | "off";
+}
+
+interface ContainerRecord {
+  id: string;
+  sandbox: PodSandbox;
+  config: ContainerConfig;
+  state: ContainerState;
+  createdAt: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+  exitCode?: number;
+  reason?: string;
+  message?: string;
+  imageRef: string;
+  logPath: string;
+  workingDir: string;
+  env: Record<string, string>;
+  cgroup?: ContainerCgroup;
+  process?: LaunchedProcess;
+  /** Live output for attach: "stdout"/"stderr" events with Buffers, "exit" once. */
+  output: EventEmitter;
+  stdinClaimed: boolean;
+}
+
+function newId(): string {
+  return randomBytes(32).toString("hex");
+}
+
+function matchesLabels(labels: Record<string, string> | undefined, selector: Record<string, string> | undefined): boolean {
+  return Object.entries(selector ?? {}).every(([key, value]) => labels?.[key] === value);
+}
+
+export class ProcessRuntime implements ContainerRuntime {
+  readonly host: HostCapabilities;
+  private readonly stateDirectory: string;
+  private readonly images: ProcessImageService;
+  private readonly isolation: boolean;
+  private readonly sandboxes = new Map<string, PodSandbox>();
+  private readonly containers = new Map<string, ContainerRecord>();
+  private readonly events = new EventEmitter();
+
+  private constructor(host: HostCapabilities, stateDirectory: string, options: ProcessRuntimeOptions) {
+    this.host = host;
+    this.stateDirectory = stateDirectory;
+    this.images = new ProcessImageService(options.imagePolicy);
+    this.isolation = host.podIsolation && options.isolation !== "off";
+  }
+
+  /** Probes the host (root, tools, cgroups, overlay support) and returns a ready runtime. */
+  static async create(options: ProcessRuntimeOptions = {}): Promise<ProcessRuntime> {
+    const stateDirectory = options.stateDirectory ? resolve(options.stateDirectory) : mkdtempSync(join(tmpdir(), "berth-runtime-"));
+    mkdirSync(join(stateDirectory, "probe"), { recursive: true });
+    const host = await detectHostCapabilities(join(stateDirectory, "probe"));
+    return new ProcessRuntime(host, stateDirectory, options);
+  }
+
+  info(): RuntimeInfo {
+    const { cgroups } = this.host;
+    return {
+      runtimeName: "process",
+      runtimeVersion: "0.1.0",
+      capabilities: {
+        podIsolation: this.isolation,
+        memoryLimits: cgroups.memoryRoot !== undefined,
+        cpuLimits: cgroups.cpuRoot !== undefined,
+        oomDetection: cgroups.memoryRoot !== undefined,
+        tty: this.host.tools.script !== undefined,
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------ images
+
+  pullImage(image: ImageSpec): Promise<string> {
+    return this.images.pullImage(image);
+  }
+  imageStatus(image: ImageSpec): Promise<Image | null> {
+    return this.images.imageStatus(image);
+  }
+  listImages(): Promise<Image[]> {
+    return this.images.listImages();
+  }
+  removeImage(image: ImageSpec): Promise<void> {
+    return this.images.removeImage(image);
+  }
+
+  // ------------------------------------------------------------------------------------------ sandboxes
+
+  private isolationWarning(): RuntimeWarning {
+    return {
+      reason: "IsolationUnavailable",
+      message: `the process runtime runs this pod's containers as plain host processes because ${this.host.isolationUnavailableBecause ?? "isolation is switched off"}: volumes are not mounted at their mountPath, and processes, hostname and files are shared with the host`,
+    };
+  }
+
+  async runPodSandbox(config: PodSandboxConfig): Promise<RunPodSandboxResult> {
+    const sandbox = new PodSandbox(newId(), config);
+    const warnings: RuntimeWarning[] = [];
+    if (this.isolation) await sandbox.startIsolation(this.host.tools);
+    else warnings.push(this.isolationWarning());
+    this.sandboxes.set(sandbox.id, sandbox);
+    return { podSandboxId: sandbox.id, warnings };
+  }
+
+  private sandbox(id: string): PodSandbox {
+    const sandbox = this.sandboxes.get(id);
+    if (!sandbox) throw new RuntimeError("NotFound", `pod sandbox ${id} not found`);
+    return sandbox;
+  }
+
+  async stopPodSandbox(podSandboxId: string): Promise<void> {
+    const sandbox = this.sandboxes.get(podSandboxId);
+    if (!sandbox) return;
+    const containers = [...this.containers.values()].filter((c) => c.sandbox === sandbox);
+    await Promise.all(containers.map((c) => this.stopContainer(c.id, 0)));
+    await sandbox.stopIsolation();
+    sandbox.state = "notready";
+  }
+
+  async removePodSandbox(podSandboxId: string): Promise<void> {
+    if (!this.sandboxes.has(podSandboxId)) return;
+    await this.stopPodSandbox(podSandboxId);
+    const containers = [...this.containers.values()].filter((c) => c.sandbox.id === podSandboxId);
+    await Promise.all(containers.map((c) => this.removeContainer(c.id)));
+    this.sandboxes.delete(podSandboxId);
+  }
+
+  private sandboxStatus(sandbox: PodSandbox): PodSandboxStatus {
+    return {
+      id: sandbox.id,
+      metadata: sandbox.config.metadata,
+      state: sandbox.state,
+      createdAt: sandbox.createdAt,
+      network: { ip: sandbox.ip, additionalIps: [] },
+      labels: { ...sandbox.config.labels },
+      annotations: { ...sandbox.config.annotations },
+    };
+  }
+
+  async podSandboxStatus(podSandboxId: string): Promise<PodSandboxStatus> {
+    return this.sandboxStatus(this.sandbox(podSandboxId));
+  }
+
+  async listPodSandboxes(filter: PodSandboxFilter = {}): Promise<PodSandboxStatus[]> {
+    return [...this.sandboxes.values()]
+      .filter((s) => (!filter.state || s.state === filter.state) && matchesLabels(s.config.labels, filter.labelSelector))
+      .map((s) => this.sandboxStatus(s));
+  }
+
+  // ------------------------------------------------------------------------------------------ containers
+
+  private emit(type: ContainerEvent["type"], record: ContainerRecord): void {
+    const event: ContainerEvent = { type, containerId: record.id, podSandboxId: record.sandbox.id, at: new Date() };
+    this.events.emit("event", event);
+  }
+
+  onContainerEvent(listener: ContainerEventListener): () => void {
+    this.events.on("event", listener);
+    return () => this.events.off("event", listener);
+  }
+
+  async createContainer(podSandboxId: string, config: ContainerConfig, _sandboxConfig: PodSandboxConfig): Promise<CreateContainerResult> {
+    const sandbox = this.sandbox(podSandboxId);
+    if (sandbox.state !== "ready") throw new RuntimeError("CreateContainerError", `pod sandbox ${podSandboxId} is not ready`);
+    if (!config.command || config.command.length === 0) {
+      throw new RuntimeError("CreateContainerConfigError", "the process runtime cannot run image entrypoints; set command");
+    }
+    const imageRef = parseImageReference(config.image.image).normalized;
+    const warnings: RuntimeWarning[] = [];
+    if (!this.isolation && (config.mounts?.length ?? 0) > 0) {
+      const list = (config.mounts ?? []).map((m) => `${m.containerPath} (host directory ${m.hostPath})`).join(", ");
+      warnings.push({ reason: "IsolationUnavailable", message: `volumes are not mounted at their mountPath without pod isolation: ${list}` });
+    }
+    if (config.tty) {
+      warnings.push({ reason: "TtyNotSupported", message: "the process runtime does not give a container's main process a terminal; its output is piped" });
+    }
+    const id = newId();
+    const { cgroup, warnings: limitWarnings } = ContainerCgroup.create(this.host.cgroups, id, config.resources);
+    warnings.push(...limitWarnings);
+    const env: Record<string, string> = {};
+    for (const { key, value } of config.envs ?? []) env[key] = value;
+    env.PATH ??= DEFAULT_PATH;
+    env.HOSTNAME ??= sandbox.config.hostname ?? sandbox.config.metadata.name;
+    const record: ContainerRecord = {
+      id,
+      sandbox,
+      config,
+      state: "created",
+      createdAt: new Date(),
+      imageRef,
+      logPath: resolve(sandbox.config.logDirectory, config.logPath),
+      workingDir: config.workingDir || "/",
+      env,
+      ...(cgroup ? { cgroup } : {}),
+      output: new EventEmitter(),
+      stdinClaimed: false,
+    };
+    this.containers.set(id, record);
+    this.emit("created", record);
+    return { containerId: id, warnings };
+  }
+
+  private container(id: string): ContainerRecord {
+    const record = this.containers.get(id);
+    if (!record) throw new RuntimeError("NotFound", `container ${id} not found`);
+    return record;
+  }
+
+  private layerDirectory(record: ContainerRecord): string {
+    return join(this.stateDirectory, "containers", record.id);
+  }
+
+  async startContainer(containerId: string): Promise<void> {
+    const record = this.container(containerId);
+    if (record.state !== "created") throw new RuntimeError("RunContainerError", `container ${containerId} is ${record.state}, not created`);
+    const command = [...(record.config.command ?? []), ...(record.config.args ?? [])];
+    const cgroupDirectories = record.cgroup?.directories ?? [];
+    let plan;
+    if (this.isolation && record.sandbox.pausePid !== undefined) {
+      const layerDirectory = this.layerDirectory(record);
+      mkdirSync(layerDirectory, { recursive: true });
+      plan = isolatedContainerPlan({
+        tools: this.host.tools,
+        cgroupDirectories,
+        pausePid: record.sandbox.pausePid,
+        layerDirectory,
+        hostSubmounts: this.host.hostSubmounts,
+        mounts: record.config.mounts ?? [],
+        workingDir: record.workingDir,
+        command,
+      });
+    } else {
+      plan = plainContainerPlan({ tools: this.host.tools, cgroupDirectories, workingDir: record.workingDir, command });
+    }
+    const log = new CriLogWriter(record.logPath);
+    const launched = new LaunchedProcess({
+      plan,
+      env: record.env,
+      stdin: record.config.stdin === true,
+      behindNsenter: this.isolation,
+      ...(record.cgroup ? { cgroup: record.cgroup } : {}),
+    });
+    record.process = launched;
+    record.state = "running";
+    record.startedAt = new Date();
+    launched.stdout.on("data", (chunk: Buffer) => record.output.emit("stdout", chunk));
+    launched.stderr.on("data", (chunk: Buffer) => record.output.emit("stderr", chunk));
+    launched.stdout.pipe(log.stream("stdout"));
+    launched.stderr.pipe(log.stream("stderr"));
+
+    const finished = launched.exited.then(async (exit) => {
+      await log.whenClosed();
+      record.finishedAt = new Date();
+      record.exitCode = exit.exitCode;
+      if (exit.startError) {
+        record.reason = "StartError";
+        record.message = exit.startError;
+      } else if ((record.cgroup?.oomKillCount() ?? 0) > 0) {
+        record.reason = "OOMKilled";
+      } else {
+        record.reason = exit.exitCode === 0 ? "Completed" : "Error";
+      }
+      record.state = "exited";
+      record.output.emit("exit", exit.exitCode);
+      this.emit("stopped", record);
+    });
+    try {
+      await launched.started;
+    } catch (error) {
+      await finished;
+      throw new RuntimeError("RunContainerError", `failed to start container "${record.config.metadata.name}": ${(error as Error).message}`);
+    }
+    this.emit("started", record);
+  }
+
+  async stopContainer(containerId: string, timeoutSeconds: number): Promise<void> {
+    const record = this.container(containerId);
+    const launched = record.process;
+    if (record.state !== "running" || !launched) {
+      if (record.state === "created") {
+        record.state = "exited";
+        record.finishedAt = new Date();
+        record.exitCode = 0;
+        record.reason = "Completed";
+        this.emit("stopped", record);
+      }
+      return;
+    }
+    const exited = launched.exited.then(() => undefined);
+    if (timeoutSeconds > 0) {
+      launched.signalMain("SIGTERM");
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutSeconds * 1000)));
+      const outcome = await Promise.race([exited, graceOver]);
+      clearTimeout(timer);
+      if (outcome !== "timeout") return this.whenExited(record);
+    }
+    launched.killAll();
+    await this.whenExited(record);
+  }
+
+  /** Resolves after the exit has been recorded (state "exited"), not merely after the process died. */
+  private whenExited(record: ContainerRecord): Promise<void> {
+    if (record.state === "exited") return Promise.resolve();
+    return new Promise((resolve) => record.output.once("exit", () => setImmediate(resolve)));
+  }
+
+  async removeContainer(containerId: string): Promise<void> {
+    const record = this.containers.get(containerId);
+    if (!record) return;
+    await this.stopContainer(containerId, 0);
+    if (record.cgroup) {
+      // Killed processes leave their cgroup a moment after they die; rmdir fails until then.
+      for (let attempt = 0; attempt < 100 && !record.cgroup.remove(); attempt++) {
+        record.cgroup.killAll();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+    rmSync(this.layerDirectory(record), { recursive: true, force: true });
+    this.containers.delete(containerId);
+    this.emit("deleted", record);
+  }
+
+  private status(record: ContainerRecord): ContainerStatus {
+    const pid = record.state === "running" ? record.process?.mainPid() : undefined;
+    return {
+      id: record.id,
+      podSandboxId: record.sandbox.id,
+      metadata: record.config.metadata,
+      state: record.state,
+      createdAt: record.createdAt,
+      ...(record.startedAt ? { startedAt: record.startedAt } : {}),
+      ...(record.finishedAt ? { finishedAt: record.finishedAt } : {}),
+      ...(record.exitCode !== undefined ? { exitCode: record.exitCode } : {}),
+      ...(record.reason ? { reason: record.reason } : {}),
+      ...(record.message ? { message: record.message } : {}),
+      ...(pid !== undefined ? { pid } : {}),
+      image: record.config.image,
+      imageRef: record.imageRef,
+      logPath: record.logPath,
+      mounts: record.config.mounts ?? [],
+      labels: { ...record.config.labels },
+      annotations: { ...record.config.annotations },
+    };
+  }
+
+  async containerStatus(containerId: string): Promise<ContainerStatus> {
+    return this.status(this.container(containerId));
+  }
+
+  async listContainers(filter: ContainerFilter = {}): Promise<ContainerStatus[]> {
+    return [...this.containers.values()]
+      .filter(
+        (c) =>
+          (!filter.podSandboxId || c.sandbox.id === filter.podSandboxId) &&
+          (!filter.state || c.state === filter.state) &&
+          matchesLabels(c.config.labels, filter.labelSelector),
+      )
+      .map((c) => this.status(c));
+  }
+
+  // ------------------------------------------------------------------------------------------ exec and attach
+
+  private launchExec(containerId: string, options: ExecOptions): LaunchedProcess {
+    const record = this.container(containerId);
+    const main = record.process?.mainPid();
+    if (record.state !== "running" || main === undefined) {
+      throw new RuntimeError("ContainerNotRunning", `container ${record.config.metadata.name} is not running`);
+    }
+    if (options.cmd.length === 0) throw new RuntimeError("InvalidExec", "exec needs a command");
+    if (options.tty && !this.host.tools.script) {
+      throw new RuntimeError("TtyNotSupported", "exec with a terminal needs script(1) (Debian package bsdutils)");
+    }
+    const plan = execPlan({
+      tools: this.host.tools,
+      cgroupDirectories: record.cgroup?.directories ?? [],
+      ...(this.isolation ? { isolatedTargetPid: main } : {}),
+      workingDir: record.workingDir,
+      command: options.cmd,
+      ...(options.tty ? { tty: options.size ?? { cols: 80, rows: 24 } } : {}),
+    });
+    // No cgroup handed over: killing an exec must not kill the container it runs in.
+    return new LaunchedProcess({ plan, env: record.env, stdin: options.stdin === true, behindNsenter: this.isolation });
+  }
+
+  async execSync(containerId: string, cmd: string[], timeoutSeconds: number): Promise<ExecSyncResult> {
+    const launched = this.launchExec(containerId, { cmd });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    launched.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    launched.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    let timedOut = false;
+    const timer =
+      timeoutSeconds > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            launched.killAll();
+          }, timeoutSeconds * 1000)
+        : undefined;
+    const exit = await launched.exited;
+    clearTimeout(timer);
+    if (exit.startError) stderr.push(Buffer.from(`${exit.startError}\n`));
+    return { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), exitCode: exit.startError ? 126 : exit.exitCode, timedOut };
+  }
+
+  async exec(containerId: string, options: ExecOptions): Promise<StreamingSession> {
+    const launched = this.launchExec(containerId, options);
+    // Own streams, ended only after the exit, so a launch failure can still be reported on them.
+    const stdout = new PassThrough();
+    const stderr = options.tty ? null : new PassThrough();
+    launched.stdout.pipe(stdout, { end: false });
+    if (stderr) launched.stderr.pipe(stderr, { end: false });
+    else launched.stderr.resume();
+    const exited = launched.exited.then((exit) => {
+      if (exit.startError) (stderr ?? stdout).write(`${exit.startError}\n`);
+      stdout.end();
+      stderr?.end();
+      return { exitCode: exit.startError ? 126 : exit.exitCode };
+    });
+    const tools = this.host.tools;
+    return {
+      stdin: launched.stdin,
+      stdout,
+      stderr,
+      exited,
+      resize: async (size: TerminalSize) => {
+        if (!options.tty || launched.pid === undefined || !tools.stty) return;
+        const terminalUser = findTerminalDescendant(launched.pid);
+        if (terminalUser === undefined) return;
+        // Opening the pty through /proc works from outside the container's mount namespace.
+        await new Promise<void>((done) =>
+          execFile(tools.stty as string, ["-F", `/proc/${terminalUser}/fd/0`, "cols", String(size.cols), "rows", String(size.rows)], () => done()),
+        );
+      },
+      close: () => launched.killAll(),
+    };
+  }
+
+  async attach(containerId: string, options: { stdin: boolean }): Promise<StreamingSession> {
+    const record = this.container(containerId);
+    if (record.state !== "running") throw new RuntimeError("ContainerNotRunning", `container ${record.config.metadata.name} is not running`);
+    if (options.stdin && !record.config.stdin) {
+      throw new RuntimeError("InvalidAttach", `container ${record.config.metadata.name} was not created with stdin`);
+    }
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const forwardOut = (chunk: Buffer): void => void stdout.write(chunk);
+    const forwardErr = (chunk: Buffer): void => void stderr.write(chunk);
+    record.output.on("stdout", forwardOut);
+    record.output.on("stderr", forwardErr);
+    const detach = (): void => {
+      record.output.off("stdout", forwardOut);
+      record.output.off("stderr", forwardErr);
+      stdout.end();
+      stderr.end();
+    };
+    const exited = new Promise<{ exitCode: number }>((resolve) =>
+      record.output.once("exit", (exitCode: number) => {
+        detach();
+        resolve({ exitCode });
+      }),
+    );
+    let stdin: PassThrough | null = null;
+    const containerStdin = record.process?.stdin;
+    if (options.stdin && containerStdin) {
+      stdin = new PassThrough();
+      stdin.on("data", (chunk: Buffer) => containerStdin.write(chunk));
+      stdin.on("end", () => {
+        // stdinOnce: the first attach that closes stdin closes it for the container.
+        if (record.config.stdinOnce) containerStdin.end();
+      });
+    }
+    return { stdin, stdout, stderr, exited, resize: async () => undefined, close: detach };
+  }
+
+  // ------------------------------------------------------------------------------------------ shutdown
+
+  async close(): Promise<void> {
+    await Promise.all([...this.sandboxes.keys()].map((id) => this.removePodSandbox(id)));
+    await Promise.all([...this.containers.keys()].map((id) => this.removeContainer(id)));
+  }
+}
