@@ -45,7 +45,8 @@ export function findTerminalDescendant(pid: number): number | undefined {
   while (queue.length > 0) {
     const current = queue.shift() as number;
     try {
-      if (readlinkSync(`/proc/${current}/fd/0`).startsWith("/dev/pts/")) return current;
+      // Seen from outside the container's chroot the link reads "<its root>/dev/pts/N".
+      if (/\/dev\/pts\/\d+$/.test(readlinkSync(`/proc/${current}/fd/0`))) return current;
     } catch {
       // Exited or not ours to read.
     }

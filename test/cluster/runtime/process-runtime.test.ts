@@ -1,0 +1,224 @@
+// Lifecycle of the process runtime, in both of its modes: plain host processes (always; this is what a
+// non-root user gets) and isolated pods (only as root, where namespaces and cgroups are available).
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { ContainerEvent, PodSandboxConfig } from "../../../src/cluster/runtime/cri.ts";
+import { RuntimeError } from "../../../src/cluster/runtime/cri.ts";
+import { ProcessRuntime } from "../../../src/cluster/runtime/process/process-runtime.ts";
+import { collect, containerConfig, isRoot, newMarker, podConfig, processesWithMarker, readLog, tempDir, waitForExit, waitForLogText } from "./helpers.ts";
+
+for (const mode of ["plain", "isolated"] as const) {
+  describe(`process runtime (${mode})`, { skip: mode === "isolated" && !isRoot ? "isolated pods need root (CI runs as root)" : false }, () => {
+    let runtime: ProcessRuntime;
+    let logs: string;
+    let pod: PodSandboxConfig;
+    let podId: string;
+
+    before(async () => {
+      runtime = await ProcessRuntime.create({ stateDirectory: tempDir("berth-state-"), isolation: mode === "plain" ? "off" : "auto" });
+      if (mode === "isolated") assert.ok(runtime.info().capabilities.podIsolation, `pod isolation unavailable as root: ${runtime.host.isolationUnavailableBecause}`);
+      logs = tempDir("berth-logs-");
+      pod = podConfig("lifecycle", logs);
+      const sandbox = await runtime.runPodSandbox(pod);
+      podId = sandbox.podSandboxId;
+      assert.deepEqual(
+        sandbox.warnings.map((w) => w.reason),
+        mode === "plain" ? ["IsolationUnavailable"] : [],
+      );
+    });
+    after(() => runtime.close());
+
+    test("runs command and args with the env and working directory; output goes to the CRI log", async () => {
+      const dir = tempDir("berth-wd-");
+      const { containerId } = await runtime.createContainer(
+        podId,
+        containerConfig("hello", ["sh", "-c"], { args: ['echo "hi $GREETING from $(pwd)"; echo oops >&2'], envs: [{ key: "GREETING", value: "there" }], workingDir: dir }),
+        pod,
+      );
+      assert.equal((await runtime.containerStatus(containerId)).state, "created");
+      await runtime.startContainer(containerId);
+      const status = await waitForExit(runtime, containerId);
+      assert.equal(status.exitCode, 0);
+      assert.equal(status.reason, "Completed");
+      assert.ok(status.startedAt && status.finishedAt && status.finishedAt >= status.startedAt);
+      assert.equal(status.logPath, join(logs, "hello", "0.log"));
+      const log = readLog(status.logPath);
+      assert.equal(log.stdout, `hi there from ${dir}\n`);
+      assert.equal(log.stderr, "oops\n");
+      assert.equal(status.imageRef, "docker.io/library/busybox:1.36");
+    });
+
+    test("a failing command exits with reason Error and its exit code", async () => {
+      const { containerId } = await runtime.createContainer(podId, containerConfig("fails", ["sh", "-c", "exit 7"]), pod);
+      await runtime.startContainer(containerId);
+      const status = await waitForExit(runtime, containerId);
+      assert.deepEqual([status.state, status.exitCode, status.reason], ["exited", 7, "Error"]);
+    });
+
+    test("a container without command is refused with a clear reason", async () => {
+      await assert.rejects(runtime.createContainer(podId, containerConfig("nocmd", []), pod), (error: unknown) => {
+        assert.ok(error instanceof RuntimeError);
+        assert.equal(error.reason, "CreateContainerConfigError");
+        assert.equal(error.message, "the process runtime cannot run image entrypoints; set command");
+        return true;
+      });
+    });
+
+    test("an unknown executable fails the start (RunContainerError) and ends as StartError", async () => {
+      const { containerId } = await runtime.createContainer(podId, containerConfig("typo", ["no-such-program-berth"]), pod);
+      await assert.rejects(runtime.startContainer(containerId), (error: unknown) => {
+        assert.ok(error instanceof RuntimeError);
+        assert.equal(error.reason, "RunContainerError");
+        assert.match(error.message, /executable file not found in \$PATH/);
+        return true;
+      });
+      const status = await runtime.containerStatus(containerId);
+      assert.deepEqual([status.state, status.exitCode, status.reason], ["exited", 128, "StartError"]);
+    });
+
+    test("each restart attempt logs to its own file, so previous logs stay readable", async () => {
+      for (const attempt of [0, 1]) {
+        const { containerId } = await runtime.createContainer(
+          podId,
+          containerConfig("restarts", ["sh", "-c", `echo attempt ${attempt}`], { metadata: { name: "restarts", attempt }, logPath: `restarts/${attempt}.log` }),
+          pod,
+        );
+        await runtime.startContainer(containerId);
+        await waitForExit(runtime, containerId);
+        await runtime.removeContainer(containerId);
+      }
+      assert.equal(readLog(join(logs, "restarts", "0.log")).stdout, "attempt 0\n");
+      assert.equal(readLog(join(logs, "restarts", "1.log")).stdout, "attempt 1\n");
+    });
+
+    test("stop sends SIGTERM to the main process and waits for it to exit", async () => {
+      const { containerId } = await runtime.createContainer(
+        podId,
+        containerConfig("graceful", ["sh", "-c", "trap 'echo bye; exit 42' TERM; echo ready; while :; do sleep 0.05; done"]),
+        pod,
+      );
+      await runtime.startContainer(containerId);
+      const { pid, logPath } = await runtime.containerStatus(containerId);
+      assert.ok(pid);
+      await waitForLogText(logPath, "ready");
+      await runtime.stopContainer(containerId, 30);
+      const status = await runtime.containerStatus(containerId);
+      assert.deepEqual([status.exitCode, status.reason], [42, "Error"]);
+      assert.match(readLog(status.logPath).stdout, /bye/);
+    });
+
+    test("stop falls back to SIGKILL after the grace period and kills every process the container started", async () => {
+      const marker = newMarker();
+      const { containerId } = await runtime.createContainer(
+        podId,
+        containerConfig("stubborn", ["sh", "-c", "trap '' TERM; sleep 1000 & setsid sleep 1001 & echo ready; while :; do sleep 0.05; done"], { marker }),
+        pod,
+      );
+      await runtime.startContainer(containerId);
+      await waitForLogText((await runtime.containerStatus(containerId)).logPath, "ready");
+      await runtime.stopContainer(containerId, 0.2);
+      const status = await runtime.containerStatus(containerId);
+      assert.deepEqual([status.exitCode, status.reason], [137, "Error"]);
+      // A process that left the process group (setsid) survives a group kill; only cgroups or the pod's
+      // pid namespace catch it, and without root there is neither.
+      if (isRoot) assert.deepEqual(processesWithMarker(marker), []);
+    });
+
+    test("execSync runs next to the main process with its env and working directory", async () => {
+      const dir = tempDir("berth-wd-");
+      const { containerId } = await runtime.createContainer(
+        podId,
+        containerConfig("server", ["sleep", "1000"], { envs: [{ key: "ROLE", value: "server" }], workingDir: dir }),
+        pod,
+      );
+      await runtime.startContainer(containerId);
+      const result = await runtime.execSync(containerId, ["sh", "-c", 'echo "$ROLE in $(pwd)"; echo err >&2; exit 3'], 0);
+      assert.deepEqual([result.stdout.toString(), result.stderr.toString(), result.exitCode, result.timedOut], [`server in ${dir}\n`, "err\n", 3, false]);
+
+      const slow = await runtime.execSync(containerId, ["sleep", "1000"], 0.2);
+      assert.equal(slow.timedOut, true);
+      assert.equal((await runtime.containerStatus(containerId)).state, "running", "an exec timing out must not stop the container");
+
+      const missing = await runtime.execSync(containerId, ["no-such-program-berth"], 0);
+      assert.equal(missing.exitCode, 126);
+      assert.match(missing.stderr.toString(), /executable file not found/);
+      await runtime.stopContainer(containerId, 0);
+      await assert.rejects(runtime.execSync(containerId, ["true"], 0), /not running/);
+    });
+
+    test("streaming exec passes stdin through and reports the exit code", async () => {
+      const { containerId } = await runtime.createContainer(podId, containerConfig("exec-streams", ["sleep", "1000"]), pod);
+      await runtime.startContainer(containerId);
+      const session = await runtime.exec(containerId, { cmd: ["sh", "-c", "cat; echo done >&2; exit 5"], stdin: true });
+      session.stdin?.end("through stdin\n");
+      const [stdout, stderr, exit] = await Promise.all([collect(session.stdout), collect(session.stderr), session.exited]);
+      assert.deepEqual([stdout, stderr, exit.exitCode], ["through stdin\n", "done\n", 5]);
+      await runtime.stopContainer(containerId, 0);
+    });
+
+    test("exec with a tty runs on a pseudo-terminal of the requested size, and can be resized", async () => {
+      const { containerId } = await runtime.createContainer(podId, containerConfig("exec-tty", ["sleep", "1000"]), pod);
+      await runtime.startContainer(containerId);
+      const session = await runtime.exec(containerId, { cmd: ["sh", "-c", "tty; stty size; read line; stty size; exit 4"], stdin: true, tty: true, size: { cols: 100, rows: 30 } });
+      assert.equal(session.stderr, null);
+      let output = "";
+      session.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      while (!output.includes("30 100")) await new Promise((resolve) => session.stdout.once("data", resolve));
+      await session.resize({ cols: 120, rows: 40 });
+      session.stdin?.write("go\r");
+      const exit = await session.exited;
+      assert.equal(exit.exitCode, 4);
+      assert.match(output, /\/dev\/pts\/\d+/);
+      assert.match(output, /40 120/);
+      await runtime.stopContainer(containerId, 0);
+    });
+
+    test("attach streams the main process's output and feeds its stdin", async () => {
+      const { containerId } = await runtime.createContainer(podId, containerConfig("interactive", ["cat"], { stdin: true }), pod);
+      await runtime.startContainer(containerId);
+      const session = await runtime.attach(containerId, { stdin: true });
+      const echoed = new Promise<string>((resolve) => session.stdout.once("data", (chunk: Buffer) => resolve(chunk.toString())));
+      session.stdin?.write("ping\n");
+      assert.equal(await echoed, "ping\n");
+      await runtime.stopContainer(containerId, 0);
+      assert.equal((await session.exited).exitCode, 137);
+    });
+
+    test("container events follow the lifecycle", async () => {
+      const seen: ContainerEvent["type"][] = [];
+      const { containerId: id } = await (async () => {
+        let target = "";
+        const stop = runtime.onContainerEvent((event) => {
+          if (target === "" || event.containerId === target) seen.push(event.type);
+        });
+        const created = await runtime.createContainer(podId, containerConfig("events", ["true"]), pod);
+        target = created.containerId;
+        await runtime.startContainer(target);
+        await waitForExit(runtime, target);
+        await runtime.removeContainer(target);
+        stop();
+        return created;
+      })();
+      assert.deepEqual(seen, ["created", "started", "stopped", "deleted"]);
+      await assert.rejects(runtime.containerStatus(id), (error: unknown) => error instanceof RuntimeError && error.reason === "NotFound");
+    });
+
+    test("removing the sandbox leaves no process behind", async () => {
+      const marker = newMarker();
+      const other = podConfig("doomed", logs);
+      const { podSandboxId } = await runtime.runPodSandbox(other);
+      for (const name of ["a", "b"]) {
+        const { containerId } = await runtime.createContainer(podSandboxId, containerConfig(name, ["sh", "-c", "sleep 1000 & sleep 1000 & wait"], { marker }), other);
+        await runtime.startContainer(containerId);
+      }
+      assert.ok(processesWithMarker(marker).length >= 4);
+      await runtime.removePodSandbox(podSandboxId);
+      assert.deepEqual(processesWithMarker(marker), []);
+      assert.deepEqual(await runtime.listContainers({ podSandboxId }), []);
+      assert.ok(existsSync(join(logs, "a", "0.log")), "logs belong to the kubelet and stay");
+    });
+  });
+}
