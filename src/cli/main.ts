@@ -1,9 +1,21 @@
 // The `berth` command line: parses arguments and hands off to the layers below.
-// May import every other folder except the embedded cluster's internals (it only starts it).
+// May import every other folder; it only starts the embedded cluster, never reaches into it.
 import { Command } from "commander";
+import { registerTemplateCommands } from "./template.ts";
+import { exitCodeFor } from "./errors.ts";
 
 const program = new Command("berth")
   .description("Run CI pipelines in ephemeral Kubernetes pods built from pod templates.")
-  .version("0.1.0");
+  .version("0.1.0")
+  .exitOverride()
+  .showHelpAfterError();
 
-await program.parseAsync(process.argv);
+registerTemplateCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const { code, message } = exitCodeFor(error);
+  if (message) process.stderr.write(`${message}\n`);
+  process.exitCode = code;
+}
