@@ -92,9 +92,16 @@ function pickCloud(config: BerthConfig, template: string, name: string | undefin
   return first;
 }
 
+// A secret shorter than this is only masked where it is a whole value: masking every occurrence of a
+// one-letter `--secret` would mangle the whole manifest.
+const MASK_SUBSTRINGS_FROM = 8;
+
 /** Replaces the agent secret wherever it appears, so manifests can be pasted into tickets safely. */
 export function maskSecret(value: unknown, secret: string): unknown {
-  if (typeof value === "string") return secret && value.includes(secret) ? value.replaceAll(secret, SECRET_MASK) : value;
+  if (typeof value === "string") {
+    if (value === secret) return SECRET_MASK;
+    return secret.length >= MASK_SUBSTRINGS_FROM && value.includes(secret) ? value.replaceAll(secret, SECRET_MASK) : value;
+  }
   if (Array.isArray(value)) return value.map((v) => maskSecret(v, secret));
   if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecret(v, secret)]));
   return value;
@@ -126,5 +133,3 @@ export function listTemplates(config: BerthConfig): string {
   }
   return lines.join("\n") + "\n";
 }
-
-export { isObject };
