@@ -2,6 +2,7 @@
 // May import every other folder; it only starts the embedded cluster, never reaches into it.
 import { Command } from "commander";
 import { registerTemplateCommands } from "./template.ts";
+import { registerClusterCommands } from "./cluster.ts";
 import { exitCodeFor } from "./errors.ts";
 
 const program = new Command("berth")
@@ -11,6 +12,7 @@ const program = new Command("berth")
   .showHelpAfterError();
 
 registerTemplateCommands(program);
+registerClusterCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,33 @@
+// `berth cluster …`: runs the embedded Kubernetes-compatible cluster in the foreground.
+import { resolve } from "node:path";
+import { InvalidArgumentError, type Command } from "commander";
+import { startCluster } from "../cluster/index.ts";
+
+function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("must be a non-negative integer");
+  return n;
+}
+
+export function registerClusterCommands(program: Command): void {
+  const cluster = program.command("cluster").description("Run the embedded Kubernetes-compatible cluster.");
+  cluster
+    .command("start")
+    .description("Start the cluster in the foreground; stop it with Ctrl-C (SIGINT) or SIGTERM.")
+    .requiredOption("--data-dir <dir>", "directory holding the cluster's state, certificates and kubeconfig")
+    .option("--port <port>", "HTTPS port on 127.0.0.1 (0 picks a free one)", nonNegativeInteger, 6443)
+    .option("--nodes <n>", "number of nodes to register", nonNegativeInteger, 1)
+    .action(async (opts: { dataDir: string; port: number; nodes: number }) => {
+      const running = await startCluster({ dataDir: resolve(opts.dataDir), port: opts.port, nodes: opts.nodes });
+      console.log(`berth cluster ready at ${running.url}; kubeconfig: ${running.kubeconfigPath}`);
+      await new Promise<void>((done) => {
+        const stop = (): void => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          running.stop().then(done, done);
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+    });
+}

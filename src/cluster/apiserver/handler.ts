@@ -1,0 +1,307 @@
+// The HTTP request handler: authentication, routing, body decoding, content negotiation and
+// dispatch to the REST store. Every failure leaves as a metav1.Status with the real code; the
+// handler never lets an exception escape to the server.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { parse as parseYaml } from "yaml";
+import { forbiddenReason, type Attributes, type Authenticator, type Authorizer, type UserInfo } from "./auth.ts";
+import { apiGroupList, apiResourceList, apiVersions, openApiV2Json, OPENAPI_V2_PROTOBUF_TYPE, versionInfo } from "./discovery.ts";
+import { decodeProtobufObject, isProtobuf } from "./protobuf.ts";
+import { parseBool, resourceName, type DeleteOptions, type RestStore } from "./rest.ts";
+import { groupVersionOf, RESOURCE_TYPES, type ResourceType } from "./resources.ts";
+import { route, verbOf, type Route } from "./router.ts";
+import { ApiError, badRequest, forbidden, internalError, methodNotAllowed, pathNotFound, tooLarge, unauthorized } from "./status.ts";
+import { buildTable, type IncludeObject } from "./tables.ts";
+import { isRecord, type JsonRecord, type KubeObject } from "./types.ts";
+import { startWatch } from "./watch.ts";
+
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export interface HandlerOptions {
+  store: RestStore;
+  authenticator: Authenticator;
+  authorizer: Authorizer;
+  /** host:port that /api advertises. */
+  serverAddress: () => string;
+  bookmarkIntervalMs?: number;
+  /** Handles TokenRequest (serviceaccounts/<name>/token); absent until service-account tokens exist. */
+  issueToken?: (namespace: string, serviceAccount: KubeObject, request: JsonRecord) => JsonRecord;
+}
+
+const ANONYMOUS_PATHS = new Set(["/version", "/healthz", "/livez", "/readyz"]);
+
+interface Reply {
+  status: number;
+  body: unknown;
+  contentType?: string;
+}
+
+function json(status: number, body: unknown): Reply {
+  return { status, body };
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const payload = Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(JSON.stringify(reply.body));
+  res.writeHead(reply.status, { "Content-Type": reply.contentType ?? "application/json", "Content-Length": payload.length, "Cache-Control": "no-cache, private" });
+  res.end(payload);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      reject(tooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(tooLarge());
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+/** Decodes a request body by its content type: JSON, YAML (apply patches) or Kubernetes protobuf. */
+export function decodeBody(raw: Buffer, contentType: string): unknown {
+  if (raw.length === 0) return undefined;
+  if (isProtobuf(raw, contentType)) return decodeProtobufObject(raw);
+  const text = raw.toString("utf8");
+  const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+  try {
+    if (type.endsWith("yaml")) return parseYaml(text, { maxAliasCount: 100 }) as unknown;
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw badRequest(`error decoding request body: ${(error as Error).message.split("\n")[0]}`);
+  }
+}
+
+function tableMode(req: IncomingMessage, query: URLSearchParams): IncludeObject | undefined {
+  const accept = String(req.headers.accept ?? "");
+  if (!/as=Table/.test(accept)) return undefined;
+  const include = query.get("includeObject");
+  return include === "None" || include === "Object" ? include : "Metadata";
+}
+
+function deleteOptions(body: unknown, query: URLSearchParams): DeleteOptions {
+  if (isRecord(body)) {
+    const options: DeleteOptions = {};
+    if (body.gracePeriodSeconds !== undefined && body.gracePeriodSeconds !== null) options.gracePeriodSeconds = Number(body.gracePeriodSeconds);
+    if (typeof body.propagationPolicy === "string") options.propagationPolicy = body.propagationPolicy;
+    if (Array.isArray(body.dryRun)) options.dryRun = body.dryRun.map(String);
+    if (isRecord(body.preconditions)) options.preconditions = body.preconditions as DeleteOptions["preconditions"];
+    if (options.gracePeriodSeconds !== undefined && !Number.isInteger(options.gracePeriodSeconds)) throw badRequest("gracePeriodSeconds must be an integer");
+    return options;
+  }
+  const options: DeleteOptions = {};
+  const grace = query.get("gracePeriodSeconds");
+  if (grace !== null) {
+    options.gracePeriodSeconds = Number(grace);
+    if (!Number.isInteger(options.gracePeriodSeconds)) throw badRequest(`invalid gracePeriodSeconds: ${grace}`);
+  }
+  const policy = query.get("propagationPolicy");
+  if (policy) options.propagationPolicy = policy;
+  return options;
+}
+
+export function createHandler(options: HandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { store } = options;
+
+  const authorize = (user: UserInfo, attributes: Attributes, rt: ResourceType | undefined, name: string): void => {
+    const decision = options.authorizer.authorize(user, attributes);
+    if (decision.allowed) return;
+    const reason = forbiddenReason(user, attributes) + (decision.reason ? `: ${decision.reason}` : "");
+    if (!rt || attributes.kind === "nonResource") throw new ApiError(403, "Forbidden", `forbidden: ${reason}`, {});
+    const subject = attributes.subresource ? { resource: `${rt.plural}/${attributes.subresource}`, group: rt.group } : resourceName(rt);
+    throw forbidden(subject, name, reason);
+  };
+
+  const handleVirtualCreate = (rt: ResourceType, user: UserInfo, body: unknown): Reply => {
+    if (!isRecord(body)) throw badRequest("a request body is required");
+    const spec = isRecord(body.spec) ? body.spec : {};
+    const base = { ...body, apiVersion: groupVersionOf(rt), kind: rt.kind, metadata: isRecord(body.metadata) ? body.metadata : {} };
+    switch (rt.plural) {
+      case "selfsubjectaccessreviews": {
+        const ra = isRecord(spec.resourceAttributes) ? spec.resourceAttributes : undefined;
+        const nra = isRecord(spec.nonResourceAttributes) ? spec.nonResourceAttributes : undefined;
+        if (!ra && !nra) throw new ApiError(422, "Invalid", 'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified');
+        const attributes: Attributes = ra
+          ? { kind: "resource", verb: String(ra.verb ?? ""), group: String(ra.group ?? ""), resource: String(ra.resource ?? ""), subresource: String(ra.subresource ?? "") || undefined, namespace: String(ra.namespace ?? "") || undefined, name: String(ra.name ?? "") || undefined }
+          : { kind: "nonResource", verb: String(nra?.verb ?? ""), path: String(nra?.path ?? "") };
+        const decision = options.authorizer.authorize(user, attributes);
+        return json(201, { ...base, status: { allowed: decision.allowed, ...(decision.reason ? { reason: decision.reason } : {}) } });
+      }
+      case "selfsubjectrulesreviews": {
+        const masters = user.groups.includes("system:masters");
+        const rules = masters ? [{ verbs: ["*"], apiGroups: ["*"], resources: ["*"] }] : [];
+        const nonResource = masters ? [{ verbs: ["*"], nonResourceURLs: ["*"] }] : [];
+        return json(201, { ...base, status: { resourceRules: rules, nonResourceRules: nonResource, incomplete: !masters } });
+      }
+      case "selfsubjectreviews":
+        return json(201, { ...base, status: { userInfo: { username: user.username, ...(user.uid ? { uid: user.uid } : {}), groups: user.groups, ...(user.extra ? { extra: user.extra } : {}) } } });
+      default:
+        throw methodNotAllowed("create", resourceName(rt));
+    }
+  };
+
+  const handleResource = async (req: IncomingMessage, res: ServerResponse, r: Extract<Route, { kind: "resource" }>, query: URLSearchParams, user: UserInfo): Promise<Reply | undefined> => {
+    const { rt, namespace, name, subresource } = r;
+    const method = req.method ?? "GET";
+    const watch = parseBool(query.get("watch")) ?? false;
+    const verb = verbOf(method, r, watch);
+    authorize(user, { kind: "resource", verb, group: rt.group, resource: rt.plural, subresource, namespace, name }, rt, name ?? "");
+    if (subresource !== undefined && !(subresource in rt.subresources)) throw pathNotFound();
+    const contentType = String(req.headers["content-type"] ?? "application/json");
+    const needsBody = method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE";
+    const body = needsBody ? decodeBody(await readBody(req), contentType) : undefined;
+    const table = tableMode(req, query);
+    const asTable = (objects: KubeObject[], metadata: JsonRecord): Reply => json(200, buildTable(rt, objects, metadata, table ?? "Metadata"));
+
+    if (rt.virtual) {
+      if (method !== "POST") throw methodNotAllowed(verb, resourceName(rt));
+      if (rt.plural === "bindings") {
+        if (!namespace) throw pathNotFound();
+        const target = isRecord(body) && isRecord(body.metadata) ? String(body.metadata.name ?? "") : "";
+        return json(201, store.bind(namespace, target, body));
+      }
+      return handleVirtualCreate(rt, user, body);
+    }
+
+    if (name === undefined) {
+      switch (method) {
+        case "GET":
+          if (watch) {
+            res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
+            res.flushHeaders();
+            startWatch(store, rt, namespace, query, {
+              write: (line) => res.write(line),
+              backlog: () => res.writableLength,
+              end: () => res.end(),
+              onClose: (callback) => res.on("close", callback),
+            }, { asTable: table, bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000, maxBacklogBytes: 64 * 1024 * 1024 });
+            return undefined;
+          }
+          if (table) {
+            const list = store.list(rt, namespace, query);
+            return asTable(list.items as KubeObject[], list.metadata as JsonRecord);
+          }
+          return json(200, store.list(rt, namespace, query));
+        case "POST":
+          if (rt.namespaced && namespace === undefined) throw methodNotAllowed("create", resourceName(rt));
+          return json(201, store.create(rt, namespace, body, query));
+        case "DELETE":
+          return json(200, store.deleteCollection(rt, namespace, deleteOptions(body, query), query));
+        default:
+          throw methodNotAllowed(verb, resourceName(rt));
+      }
+    }
+
+    if (subresource === undefined || subresource === "status") {
+      switch (method) {
+        case "GET": {
+          const obj = store.get(rt, namespace, name);
+          return table ? asTable([obj], { resourceVersion: obj.metadata.resourceVersion ?? "" }) : json(200, obj);
+        }
+        case "PUT":
+          return json(200, store.update(rt, namespace, name, body, query, subresource));
+        case "PATCH": {
+          const result = store.patch(rt, namespace, name, contentType, body, query, subresource);
+          return json(result.created ? 201 : 200, result.object);
+        }
+        case "DELETE":
+          if (subresource) throw methodNotAllowed("delete", resourceName(rt));
+          return json(200, store.delete(rt, namespace, name, deleteOptions(body, query), query));
+        default:
+          throw methodNotAllowed(verb, resourceName(rt));
+      }
+    }
+
+    switch (`${rt.plural}/${subresource}`) {
+      case "pods/binding":
+        if (method !== "POST") throw methodNotAllowed(verb, resourceName(rt));
+        return json(201, store.bind(namespace ?? "", name, body));
+      case "namespaces/finalize":
+        if (method !== "PUT") throw methodNotAllowed(verb, resourceName(rt));
+        return json(200, store.finalizeNamespace(name, body));
+      case "serviceaccounts/token": {
+        if (method !== "POST") throw methodNotAllowed(verb, resourceName(rt));
+        const sa = store.getStored(rt, namespace, name);
+        if (!options.issueToken) throw new ApiError(501, "NotImplemented", "service account tokens are not enabled on this server");
+        return json(201, options.issueToken(namespace ?? "", sa, isRecord(body) ? body : {}));
+      }
+      case "pods/log":
+      case "pods/exec":
+      case "pods/attach":
+      case "pods/portforward": {
+        const pod = store.getStored(rt, namespace, name);
+        const node = isRecord(pod.spec) ? pod.spec.nodeName : undefined;
+        if (!node) throw badRequest(`pod ${name} does not have a host assigned`);
+        throw new ApiError(503, "ServiceUnavailable", `no kubelet is serving node "${String(node)}"`);
+      }
+      default:
+        throw methodNotAllowed(verb, resourceName(rt));
+    }
+  };
+
+  const dispatch = async (req: IncomingMessage, res: ServerResponse): Promise<Reply | undefined> => {
+    const url = new URL(req.url ?? "/", "https://localhost");
+    const query = url.searchParams;
+    let user: UserInfo | undefined;
+    const header = String(req.headers.authorization ?? "");
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (bearer) user = options.authenticator.authenticate(bearer[1] as string);
+    if (!user) {
+      if (bearer || !ANONYMOUS_PATHS.has(url.pathname)) throw unauthorized();
+      user = { username: "system:anonymous", groups: ["system:unauthenticated"] };
+    }
+    const r = route(url.pathname);
+    if (!r) throw pathNotFound();
+    if (r.kind === "resource") return handleResource(req, res, r, query, user);
+    if (req.method !== "GET" && req.method !== "HEAD") throw new ApiError(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
+    switch (r.kind) {
+      case "root":
+        return json(200, { paths: ["/api", "/api/v1", "/apis", ...new Set(RESOURCE_TYPES.filter((t) => t.group).map((t) => `/apis/${t.group}/${t.version}`)), "/healthz", "/livez", "/openapi/v2", "/readyz", "/version"] });
+      case "version":
+        return json(200, versionInfo());
+      case "health":
+        return { status: 200, body: Buffer.from("ok"), contentType: "text/plain; charset=utf-8" };
+      case "openapiV2":
+        if (String(req.headers.accept ?? "").includes("protobuf")) return { status: 200, body: Buffer.alloc(0), contentType: OPENAPI_V2_PROTOBUF_TYPE };
+        return json(200, openApiV2Json());
+      case "api":
+        return json(200, apiVersions(options.serverAddress()));
+      case "apis":
+        return json(200, apiGroupList());
+      case "group": {
+        const group = (apiGroupList().groups as JsonRecord[]).find((g) => g.name === r.group);
+        return json(200, { kind: "APIGroup", apiVersion: "v1", ...group });
+      }
+      case "groupVersion":
+        return json(200, apiResourceList(r.group, r.version));
+    }
+  };
+
+  return (req, res) => {
+    dispatch(req, res).then(
+      (reply) => {
+        if (reply) send(res, reply);
+      },
+      (error: unknown) => {
+        const apiError = error instanceof ApiError ? error : internalError((error as Error)?.message ?? String(error));
+        if (!(error instanceof ApiError)) console.error("berth apiserver: unexpected error", error);
+        send(res, json(apiError.code, apiError.toStatus()));
+      },
+    );
+  };
+}
+

@@ -1,0 +1,84 @@
+// Starts the embedded API server over a data directory: storage, PKI, bootstrap objects, the
+// HTTPS listener on 127.0.0.1, and the kubeconfig that points at it.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { ADMIN_USER, MastersAuthorizer, TokenAuthenticator } from "./auth.ts";
+import { bootstrapCluster } from "./bootstrap.ts";
+import { createHandler } from "./handler.ts";
+import { renderKubeconfig } from "./kubeconfig.ts";
+import { loadOrCreatePki } from "./pki.ts";
+import { RestStore } from "./rest.ts";
+import { Storage } from "./storage.ts";
+
+export interface ApiServerOptions {
+  dataDir: string;
+  /** 0 picks a free port. */
+  port?: number;
+  host?: string;
+  /** Node objects to register (node-1 … node-N). */
+  nodes?: number;
+  /** How many changes the watch history keeps. */
+  historyLength?: number;
+  bookmarkIntervalMs?: number;
+}
+
+export interface RunningApiServer {
+  url: string;
+  port: number;
+  kubeconfigPath: string;
+  adminToken: string;
+  caCertPem: string;
+  store: RestStore;
+  stop(): Promise<void>;
+}
+
+export async function startApiServer(options: ApiServerOptions): Promise<RunningApiServer> {
+  const host = options.host ?? "127.0.0.1";
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const pki = await loadOrCreatePki(options.dataDir);
+  const storage = new Storage(join(options.dataDir, "state.db"), { historyLength: options.historyLength });
+  const store = new RestStore(storage);
+  const controllers = bootstrapCluster(store, pki.caCertPem, options.nodes ?? 0);
+
+  let address = `${host}:${options.port ?? 0}`;
+  const handler = createHandler({
+    store,
+    authenticator: new TokenAuthenticator([[pki.adminToken, ADMIN_USER]]),
+    authorizer: new MastersAuthorizer(),
+    serverAddress: () => address,
+    bookmarkIntervalMs: options.bookmarkIntervalMs,
+  });
+  const server: Server = createServer({ cert: pki.serverCertPem, key: pki.serverKeyPem, keepAliveTimeout: 30_000 }, handler);
+  server.on("clientError", (_error, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  address = `${host}:${port}`;
+  const url = `https://${host}:${port}`;
+  const kubeconfigPath = join(options.dataDir, "kubeconfig");
+  writeFileSync(kubeconfigPath, renderKubeconfig(url, pki.caCertPem, pki.adminToken), { mode: 0o600 });
+
+  let stopped = false;
+  return {
+    url,
+    port,
+    kubeconfigPath,
+    adminToken: pki.adminToken,
+    caCertPem: pki.caCertPem,
+    store,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      controllers.stop();
+      storage.close();
+    },
+  };
+}

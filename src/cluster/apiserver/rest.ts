@@ -1,0 +1,548 @@
+// The generic REST semantics every stored kind shares (reference §3): create, get, list, update,
+// patch, delete and deletecollection, plus the few kind-specific verbs (binding, namespace
+// finalize). Takes decoded requests and returns objects or throws ApiError; no HTTP here.
+import { randomUUID } from "node:crypto";
+import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from "./patch.ts";
+import { isTerminalPhase } from "./pods.ts";
+import { quotaStatus, quotaViolation, sumUsage } from "./quota.ts";
+import { RESOURCE_TYPES, fieldValue, findResource, groupVersionOf, supportsField, type ResourceType } from "./resources.ts";
+import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldSelector, type LabelSelector } from "./selectors.ts";
+import {
+  ApiError,
+  STALE_OBJECT,
+  alreadyExists,
+  badRequest,
+  conflict,
+  expired,
+  fieldErrors,
+  forbidden,
+  invalid,
+  notFound,
+  unsupportedPatchType,
+  type FieldError,
+  type ResourceName,
+} from "./status.ts";
+import type { Storage } from "./storage.ts";
+import { deepClone, deepEqual, formatTime, isRecord, type JsonRecord, type KubeObject } from "./types.ts";
+import { validateObjectMeta } from "./validation.ts";
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface ListFilter {
+  namespace: string | undefined;
+  labels: LabelSelector;
+  fields: FieldSelector;
+}
+
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  propagationPolicy?: string;
+  dryRun?: string[];
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+const NAMESPACES = findResource("", "v1", "namespaces") as ResourceType;
+const PODS = findResource("", "v1", "pods") as ResourceType;
+const SERVICE_ACCOUNTS = findResource("", "v1", "serviceaccounts") as ResourceType;
+const RESOURCE_QUOTAS = findResource("", "v1", "resourcequotas") as ResourceType;
+
+const GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+
+export function generateNameSuffix(): string {
+  let suffix = "";
+  for (let i = 0; i < 5; i++) suffix += GENERATE_NAME_ALPHABET[Math.floor(Math.random() * GENERATE_NAME_ALPHABET.length)];
+  return suffix;
+}
+
+export function resourceName(rt: ResourceType): ResourceName {
+  return { resource: rt.plural, group: rt.group };
+}
+
+function isDryRun(query: URLSearchParams): boolean {
+  return query.getAll("dryRun").some((v) => v === "All");
+}
+
+function specOf(obj: KubeObject): JsonRecord {
+  return isRecord(obj.spec) ? obj.spec : {};
+}
+
+/** Parses a boolean query value as Go's strconv.ParseBool does. */
+export function parseBool(value: string | null): boolean | undefined {
+  if (value === null) return undefined;
+  if (["1", "t", "T", "true", "TRUE", "True"].includes(value)) return true;
+  if (["0", "f", "F", "false", "FALSE", "False"].includes(value)) return false;
+  throw badRequest(`invalid boolean value: ${JSON.stringify(value)}`);
+}
+
+export function parseListFilter(rt: ResourceType, namespace: string | undefined, query: URLSearchParams): ListFilter {
+  return {
+    namespace,
+    labels: parseLabelSelector(query.get("labelSelector")),
+    fields: parseFieldSelector(query.get("fieldSelector"), (field) => supportsField(rt, field)),
+  };
+}
+
+export function matchesFilter(rt: ResourceType, filter: ListFilter, obj: KubeObject): boolean {
+  if (filter.namespace !== undefined && obj.metadata.namespace !== filter.namespace) return false;
+  return matchesLabels(filter.labels, obj.metadata.labels) && matchesFields(filter.fields, (field) => fieldValue(rt, obj, field));
+}
+
+interface ContinueToken {
+  rv: number;
+  namespace: string;
+  name: string;
+}
+
+function encodeContinue(token: ContinueToken): string {
+  return Buffer.from(JSON.stringify(token)).toString("base64url");
+}
+
+function decodeContinue(text: string): ContinueToken {
+  try {
+    const token = JSON.parse(Buffer.from(text, "base64url").toString("utf8")) as ContinueToken;
+    if (typeof token.rv === "number" && typeof token.namespace === "string" && typeof token.name === "string") return token;
+  } catch {
+    // fall through to the error below
+  }
+  throw badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+}
+
+/** Hooks the surrounding server gives the REST layer. */
+export interface RestHooks {
+  /** Called when a namespace starts terminating or loses an object while terminating. */
+  namespaceNeedsFinalizing(name: string): void;
+  /** Called after a namespace is created, to give it its default service account and CA config map. */
+  namespaceCreated(name: string): void;
+}
+
+export class RestStore {
+  readonly storage: Storage;
+  readonly clock: Clock;
+  hooks: RestHooks = { namespaceNeedsFinalizing: () => {}, namespaceCreated: () => {} };
+
+  constructor(storage: Storage, clock: Clock = { now: () => new Date() }) {
+    this.storage = storage;
+    this.clock = clock;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Conversion between the served version and the stored form
+
+  served(rt: ResourceType, stored: KubeObject): KubeObject {
+    const obj = rt.fromStorage ? rt.fromStorage(stored) : stored;
+    return { ...obj, apiVersion: groupVersionOf(rt), kind: rt.kind };
+  }
+
+  #decode(rt: ResourceType, body: unknown, namespace: string | undefined): KubeObject {
+    if (!isRecord(body)) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)?.slice(0, 200)}'`);
+    if (body.metadata !== undefined && body.metadata !== null && !isRecord(body.metadata)) {
+      throw badRequest(`${rt.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: json: cannot unmarshal ${typeof body.metadata} into Go struct field ${rt.kind}.metadata of type v1.ObjectMeta`);
+    }
+    const obj = deepClone(body) as KubeObject;
+    obj.metadata = isRecord(body.metadata) ? (obj.metadata as KubeObject["metadata"]) : {};
+    if (obj.kind !== undefined && obj.kind !== rt.kind) {
+      throw badRequest(`${rt.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: the kind in the body (${JSON.stringify(obj.kind)}) does not match the kind of the resource ("${rt.kind}")`);
+    }
+    if (obj.apiVersion !== undefined && obj.apiVersion !== groupVersionOf(rt)) {
+      throw badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${groupVersionOf(rt)})`);
+    }
+    if (rt.namespaced) {
+      if (obj.metadata.namespace && namespace !== undefined && obj.metadata.namespace !== namespace) {
+        throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+      }
+      obj.metadata.namespace = namespace;
+    } else {
+      delete obj.metadata.namespace;
+    }
+    obj.apiVersion = groupVersionOf(rt);
+    obj.kind = rt.kind;
+    const stored = rt.toStorage ? rt.toStorage(obj) : obj;
+    rt.defaults?.(stored);
+    return stored;
+  }
+
+  #validate(rt: ResourceType, obj: KubeObject, extra: FieldError[]): void {
+    const errors = [...validateObjectMeta(obj.metadata, { namespaced: rt.namespaced, nameIsLabel: rt.nameIsLabel }), ...extra];
+    if (errors.length > 0) throw invalid(rt.kind, rt.group, obj.metadata.name ?? obj.metadata.generateName ?? "", errors);
+  }
+
+  #requireActiveNamespace(rt: ResourceType, namespace: string | undefined, name: string): void {
+    if (!rt.namespaced || namespace === undefined) return;
+    const ns = this.storage.get(NAMESPACES.storageKey, "", namespace);
+    if (!ns) throw notFound(resourceName(NAMESPACES), namespace);
+    if (ns.metadata.deletionTimestamp) {
+      throw forbidden(resourceName(rt), name, `unable to create new content in namespace ${namespace} because it is being terminated`);
+    }
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Reads
+
+  getStored(rt: ResourceType, namespace: string | undefined, name: string): KubeObject {
+    const obj = this.storage.get(rt.storageKey, namespace ?? "", name);
+    if (!obj) throw notFound(resourceName(rt), name);
+    return obj;
+  }
+
+  get(rt: ResourceType, namespace: string | undefined, name: string): KubeObject {
+    return this.served(rt, this.getStored(rt, namespace, name));
+  }
+
+  /** A list page: the matching objects in stored form, and the list metadata. */
+  listStored(rt: ResourceType, filter: ListFilter, query: URLSearchParams): { items: KubeObject[]; metadata: JsonRecord } {
+    const limitText = query.get("limit");
+    const limit = limitText ? Number(limitText) : 0;
+    if (!Number.isInteger(limit) || limit < 0) throw badRequest(`invalid limit: ${limitText}`);
+    const continueText = query.get("continue");
+    const token = continueText ? decodeContinue(continueText) : undefined;
+    if (token && token.rv < this.storage.compactedRV) {
+      throw expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.");
+    }
+    const items: KubeObject[] = [];
+    let more = false;
+    for (const obj of this.storage.list(rt.storageKey, filter.namespace, token)) {
+      if (!matchesFilter(rt, filter, obj)) continue;
+      if (limit > 0 && items.length === limit) {
+        more = true;
+        break;
+      }
+      items.push(obj);
+    }
+    const rv = token?.rv ?? this.storage.currentRV;
+    const metadata: JsonRecord = { resourceVersion: String(rv) };
+    const last = items[items.length - 1];
+    if (more && last) metadata.continue = encodeContinue({ rv, namespace: last.metadata.namespace ?? "", name: last.metadata.name ?? "" });
+    return { items, metadata };
+  }
+
+  list(rt: ResourceType, namespace: string | undefined, query: URLSearchParams): JsonRecord {
+    const page = this.listStored(rt, parseListFilter(rt, namespace, query), query);
+    return {
+      kind: `${rt.kind}List`,
+      apiVersion: groupVersionOf(rt),
+      metadata: page.metadata,
+      items: page.items.map((item) => this.served(rt, item)),
+    };
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Create
+
+  create(rt: ResourceType, namespace: string | undefined, body: unknown, query: URLSearchParams): KubeObject {
+    const obj = this.#decode(rt, body, namespace);
+    const meta = obj.metadata;
+    if (meta.resourceVersion) {
+      throw invalid(rt.kind, rt.group, meta.name ?? "", [fieldErrors.invalid("metadata.resourceVersion", meta.resourceVersion, "must be empty")]);
+    }
+    for (const owned of ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "managedFields", "selfLink"]) delete meta[owned];
+    let generated = false;
+    if (!meta.name && meta.generateName) {
+      generated = true;
+      meta.name = meta.generateName + generateNameSuffix();
+      for (let attempt = 0; attempt < 8 && this.storage.get(rt.storageKey, namespace ?? "", meta.name); attempt++) {
+        meta.name = meta.generateName + generateNameSuffix();
+      }
+    }
+    this.#requireActiveNamespace(rt, namespace, meta.name ?? "");
+    rt.admit?.(obj);
+    this.#validate(rt, obj, rt.validate?.(obj) ?? []);
+    const name = meta.name as string;
+    if (this.storage.get(rt.storageKey, namespace ?? "", name)) {
+      const error = alreadyExists(resourceName(rt), name);
+      if (!generated) throw error;
+      throw new ApiError(409, "AlreadyExists", `${error.message}, the server was not able to generate a unique name for the object`, { ...error.details, retryAfterSeconds: 1 });
+    }
+    if (rt === PODS) this.#admitPod(obj);
+    meta.uid = randomUUID();
+    meta.creationTimestamp = formatTime(this.clock.now());
+    if ("spec" in obj) meta.generation = 1;
+    if (isDryRun(query)) return this.served(rt, obj);
+    const stored = this.storage.put(rt.storageKey, obj, undefined);
+    if (rt === NAMESPACES) this.hooks.namespaceCreated(name);
+    if (rt === PODS || rt === RESOURCE_QUOTAS) this.refreshQuotaStatus(namespace ?? "");
+    return this.served(rt, stored);
+  }
+
+  /** Admission for new pods: the service account must exist, and the pod must fit the quotas. */
+  #admitPod(pod: KubeObject): void {
+    const namespace = pod.metadata.namespace ?? "";
+    const name = pod.metadata.name ?? "";
+    const sa = String(specOf(pod).serviceAccountName ?? "default");
+    if (!this.storage.get(SERVICE_ACCOUNTS.storageKey, namespace, sa)) {
+      throw forbidden(resourceName(PODS), name, `error looking up service account ${namespace}/${sa}: serviceaccount "${sa}" not found`);
+    }
+    const quotas = [...this.storage.list(RESOURCE_QUOTAS.storageKey, namespace)];
+    if (quotas.length === 0) return;
+    const violation = quotaViolation(quotas, pod, sumUsage(this.#activePods(namespace)));
+    if (violation) throw forbidden(resourceName(PODS), name, violation);
+  }
+
+  #activePods(namespace: string): KubeObject[] {
+    return [...this.storage.list(PODS.storageKey, namespace)].filter((p) => !isTerminalPhase(p));
+  }
+
+  /** Keeps each quota's status.used current, as the quota controller does. */
+  refreshQuotaStatus(namespace: string): void {
+    const quotas = [...this.storage.list(RESOURCE_QUOTAS.storageKey, namespace)];
+    if (quotas.length === 0) return;
+    const used = sumUsage(this.#activePods(namespace));
+    for (const quota of quotas) {
+      const status = quotaStatus(quota, used);
+      if (!deepEqual(status, quota.status)) this.storage.put(RESOURCE_QUOTAS.storageKey, { ...quota, status }, quota);
+    }
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Update (PUT) and the shared write path of PATCH
+
+  update(rt: ResourceType, namespace: string | undefined, name: string, body: unknown, query: URLSearchParams, subresource?: string): KubeObject {
+    const existing = this.getStored(rt, namespace, name);
+    const incoming = this.#decode(rt, body, namespace);
+    if (incoming.metadata.name && incoming.metadata.name !== name) {
+      throw badRequest(`the name of the object (${incoming.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    incoming.metadata.name = name;
+    return this.#writeUpdate(rt, existing, incoming, query, subresource);
+  }
+
+  #writeUpdate(rt: ResourceType, existing: KubeObject, incoming: KubeObject, query: URLSearchParams, subresource?: string): KubeObject {
+    const name = existing.metadata.name as string;
+    const expectedRV = incoming.metadata.resourceVersion;
+    if (expectedRV && expectedRV !== existing.metadata.resourceVersion) throw conflict(resourceName(rt), name, STALE_OBJECT);
+    let next: KubeObject;
+    if (subresource === "status") {
+      next = { ...deepClone(existing), status: incoming.status };
+    } else {
+      next = incoming;
+      if (rt.hasStatusSubresource) {
+        if (existing.status === undefined) delete next.status;
+        else next.status = deepClone(existing.status);
+      }
+      next.metadata = { ...next.metadata };
+      for (const owned of ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace"]) {
+        if (existing.metadata[owned] === undefined) delete next.metadata[owned];
+        else next.metadata[owned] = existing.metadata[owned];
+      }
+      delete next.metadata.managedFields;
+    }
+    next.metadata.resourceVersion = existing.metadata.resourceVersion;
+    const errors: FieldError[] = [];
+    if (existing.metadata.deletionTimestamp) {
+      const added = (next.metadata.finalizers ?? []).filter((f) => !(existing.metadata.finalizers ?? []).includes(f));
+      if (added.length) errors.push(fieldErrors.forbidden("metadata.finalizers", `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(", ")}}`));
+    }
+    if (subresource !== "status") errors.push(...(rt.validateUpdate ? rt.validateUpdate(existing, next) : (rt.validate?.(next) ?? [])));
+    this.#validate(rt, next, errors);
+    if (!deepEqual(specOf(next), specOf(existing)) && existing.metadata.generation !== undefined) {
+      next.metadata.generation = existing.metadata.generation + 1;
+    }
+    if (deepEqual(next, existing)) return this.served(rt, existing);
+    if (isDryRun(query)) return this.served(rt, next);
+    if (this.#readyToRemove(next)) return this.served(rt, this.#remove(rt, next));
+    return this.served(rt, this.storage.put(rt.storageKey, next, existing));
+  }
+
+  /** An object being deleted goes once its finalizers are gone and no grace period is pending. */
+  #readyToRemove(obj: KubeObject): boolean {
+    const meta = obj.metadata;
+    if (!meta.deletionTimestamp || (meta.finalizers?.length ?? 0) > 0) return false;
+    if (obj.kind === "Namespace") return ((specOf(obj).finalizers as unknown[] | undefined)?.length ?? 0) === 0;
+    return (meta.deletionGracePeriodSeconds ?? 0) === 0;
+  }
+
+  #remove(rt: ResourceType, obj: KubeObject): KubeObject {
+    const removed = this.storage.remove(rt.storageKey, obj);
+    const namespace = obj.metadata.namespace;
+    if (namespace) {
+      if (rt.storageKey === PODS.storageKey) this.refreshQuotaStatus(namespace);
+      const ns = this.storage.get(NAMESPACES.storageKey, "", namespace);
+      if (ns?.metadata.deletionTimestamp) this.hooks.namespaceNeedsFinalizing(namespace);
+    }
+    return removed;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Patch
+
+  patch(rt: ResourceType, namespace: string | undefined, name: string, contentType: string, body: unknown, query: URLSearchParams, subresource?: string): { object: KubeObject; created: boolean } {
+    const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+    const existing = this.storage.get(rt.storageKey, namespace ?? "", name);
+    if (type === "application/apply-patch+yaml") {
+      if (!query.get("fieldManager")) {
+        throw invalid("PatchOptions", "meta.k8s.io", "", [fieldErrors.required("fieldManager", "is required for apply patch")]);
+      }
+      if (!existing) {
+        if (subresource) throw notFound(resourceName(rt), name);
+        const obj = isRecord(body) ? { ...body, metadata: { ...(isRecord(body.metadata) ? body.metadata : {}), name } } : body;
+        return { object: this.create(rt, namespace, obj, query), created: true };
+      }
+    }
+    if (!existing) throw notFound(resourceName(rt), name);
+    const current = this.served(rt, existing);
+    let patched: unknown;
+    switch (type) {
+      case "application/json-patch+json":
+        patched = applyJsonPatch(current, body);
+        break;
+      case "application/merge-patch+json":
+        if (!isRecord(body)) throw badRequest("merge patch: the patch must be a JSON object");
+        patched = applyMergePatch(current, body);
+        break;
+      case "application/strategic-merge-patch+json":
+      case "application/apply-patch+yaml":
+        patched = applyStrategicMergePatch(current, body);
+        break;
+      default:
+        throw unsupportedPatchType();
+    }
+    if (!isRecord(patched)) throw new ApiError(422, "Invalid", "the patch produced a document that is not an object");
+    if (isRecord(patched.metadata) && patched.metadata.name !== name) {
+      throw badRequest(`the name of the object (${String(patched.metadata.name)}) does not match the name on the URL (${name})`);
+    }
+    const incoming = this.#decode(rt, patched, namespace);
+    return { object: this.#writeUpdate(rt, existing, incoming, query, subresource), created: false };
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Delete
+
+  delete(rt: ResourceType, namespace: string | undefined, name: string, options: DeleteOptions, query: URLSearchParams): JsonRecord {
+    const existing = this.getStored(rt, namespace, name);
+    const pre = options.preconditions ?? {};
+    if (pre.uid && pre.uid !== existing.metadata.uid) {
+      throw conflict(resourceName(rt), name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${existing.metadata.uid ?? ""}`);
+    }
+    if (pre.resourceVersion && pre.resourceVersion !== existing.metadata.resourceVersion) {
+      throw conflict(resourceName(rt), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in meta: ${existing.metadata.resourceVersion ?? ""}`);
+    }
+    const dryRun = isDryRun(query) || (options.dryRun ?? []).includes("All");
+    const result = this.#deleteObject(rt, existing, options, dryRun);
+    if (rt.deleteReturnsObject || result.metadata.deletionTimestamp) return this.served(rt, result);
+    return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name, ...(rt.group ? { group: rt.group } : {}), kind: rt.plural, uid: existing.metadata.uid } };
+  }
+
+  #gracePeriod(rt: ResourceType, obj: KubeObject, options: DeleteOptions): number {
+    if (rt !== PODS) return 0;
+    const spec = specOf(obj);
+    if (!spec.nodeName || isTerminalPhase(obj)) return 0;
+    let grace = options.gracePeriodSeconds ?? (typeof spec.terminationGracePeriodSeconds === "number" ? spec.terminationGracePeriodSeconds : 30);
+    if (grace < 0) grace = 1;
+    return grace;
+  }
+
+  #deleteObject(rt: ResourceType, existing: KubeObject, options: DeleteOptions, dryRun: boolean): KubeObject {
+    const now = this.clock.now();
+    if (rt === NAMESPACES) {
+      if (existing.metadata.deletionTimestamp) return existing;
+      const terminating = deepClone(existing);
+      terminating.metadata.deletionTimestamp = formatTime(now);
+      terminating.metadata.deletionGracePeriodSeconds = 0;
+      terminating.status = { ...(isRecord(existing.status) ? existing.status : {}), phase: "Terminating" };
+      if (dryRun) return terminating;
+      const stored = this.storage.put(rt.storageKey, terminating, existing);
+      this.hooks.namespaceNeedsFinalizing(existing.metadata.name as string);
+      return stored;
+    }
+    const grace = this.#gracePeriod(rt, existing, options);
+    const hasFinalizers = (existing.metadata.finalizers?.length ?? 0) > 0;
+    if (existing.metadata.deletionTimestamp) {
+      // A second delete may shorten the grace period, never lengthen it.
+      const current = existing.metadata.deletionGracePeriodSeconds ?? 0;
+      if (grace >= current) return existing;
+      const shortened = deepClone(existing);
+      shortened.metadata.deletionGracePeriodSeconds = grace;
+      shortened.metadata.deletionTimestamp = formatTime(new Date(now.getTime() + grace * 1000));
+      if (dryRun) return shortened;
+      if (this.#readyToRemove(shortened)) return this.#remove(rt, shortened);
+      return this.storage.put(rt.storageKey, shortened, existing);
+    }
+    if (grace > 0 || hasFinalizers) {
+      const deleting = deepClone(existing);
+      deleting.metadata.deletionTimestamp = formatTime(new Date(now.getTime() + grace * 1000));
+      deleting.metadata.deletionGracePeriodSeconds = grace;
+      if (dryRun) return deleting;
+      return this.storage.put(rt.storageKey, deleting, existing);
+    }
+    if (dryRun) return existing;
+    return this.#remove(rt, existing);
+  }
+
+  deleteCollection(rt: ResourceType, namespace: string | undefined, options: DeleteOptions, query: URLSearchParams): JsonRecord {
+    const filter = parseListFilter(rt, namespace, query);
+    const dryRun = isDryRun(query) || (options.dryRun ?? []).includes("All");
+    const deleted = [...this.storage.list(rt.storageKey, namespace)]
+      .filter((obj) => matchesFilter(rt, filter, obj))
+      .map((obj) => this.served(rt, this.#deleteObject(rt, obj, options, dryRun)));
+    return { kind: `${rt.kind}List`, apiVersion: groupVersionOf(rt), metadata: { resourceVersion: String(this.storage.currentRV) }, items: deleted };
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Kind-specific verbs
+
+  /** pods/binding: assigns an unscheduled pod to a node in one atomic update (reference §6.4). */
+  bind(namespace: string, podName: string, body: unknown): JsonRecord {
+    if (!isRecord(body) || !isRecord(body.target)) throw badRequest("a Binding with a target is required");
+    const meta = isRecord(body.metadata) ? body.metadata : {};
+    if (meta.name !== undefined && meta.name !== podName) throw badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${podName})`);
+    const node = body.target.name;
+    if (typeof node !== "string" || node === "") throw invalid("Binding", "", podName, [fieldErrors.required("target.name")]);
+    const pod = this.getStored(PODS, namespace, podName);
+    if (typeof meta.uid === "string" && meta.uid !== pod.metadata.uid) {
+      throw conflict(resourceName(PODS), podName, `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${pod.metadata.uid ?? ""}`);
+    }
+    const spec = specOf(pod);
+    if (pod.metadata.deletionTimestamp) throw conflict({ resource: "pods/binding", group: "" }, podName, `pod ${podName} is being deleted, cannot be assigned to a host`);
+    if (spec.nodeName) throw conflict({ resource: "pods/binding", group: "" }, podName, `pod ${podName} is already assigned to node "${String(spec.nodeName)}"`);
+    if (Array.isArray(spec.schedulingGates) && spec.schedulingGates.length > 0) {
+      throw conflict({ resource: "pods/binding", group: "" }, podName, `pod ${podName} has non-empty .spec.schedulingGates`);
+    }
+    const bound = deepClone(pod);
+    (bound.spec as JsonRecord).nodeName = node;
+    if (isRecord(meta.annotations)) bound.metadata.annotations = { ...(bound.metadata.annotations ?? {}), ...(meta.annotations as Record<string, string>) };
+    const status: JsonRecord = isRecord(bound.status) ? bound.status : {};
+    delete status.nominatedNodeName;
+    const conditions = Array.isArray(status.conditions) ? (status.conditions as JsonRecord[]).filter((c) => c.type !== "PodScheduled") : [];
+    conditions.push({ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: formatTime(this.clock.now()) });
+    status.conditions = conditions;
+    bound.status = status;
+    this.storage.put(PODS.storageKey, bound, pod);
+    return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 };
+  }
+
+  /** namespaces/<n>/finalize: sets spec.finalizers; an emptied, terminating namespace goes away. */
+  finalizeNamespace(name: string, body: unknown): KubeObject {
+    const existing = this.getStored(NAMESPACES, undefined, name);
+    const spec = isRecord(body) && isRecord(body.spec) ? body.spec : {};
+    const next = deepClone(existing);
+    next.spec = { ...specOf(existing), finalizers: Array.isArray(spec.finalizers) ? spec.finalizers : [] };
+    if (deepEqual(next, existing)) return this.served(NAMESPACES, existing);
+    if (this.#readyToRemove(next)) return this.served(NAMESPACES, this.#remove(NAMESPACES, next));
+    return this.served(NAMESPACES, this.storage.put(NAMESPACES.storageKey, next, existing));
+  }
+
+  /**
+   * One step of the namespace controller: deletes everything left in a terminating namespace and
+   * removes the namespace once it is empty.
+   */
+  finalizeNamespaceContent(name: string): void {
+    const ns = this.storage.get(NAMESPACES.storageKey, "", name);
+    if (!ns?.metadata.deletionTimestamp) return;
+    for (const storageKey of this.storage.kindsInNamespace(name)) {
+      const rt = this.#storedType(storageKey);
+      if (!rt) continue;
+      for (const obj of [...this.storage.list(storageKey, name)]) {
+        if (!obj.metadata.deletionTimestamp) this.#deleteObject(rt, obj, {}, false);
+      }
+    }
+    if (this.storage.countInNamespace(name) === 0) {
+      const current = this.storage.get(NAMESPACES.storageKey, "", name);
+      if (current) this.finalizeNamespace(name, { spec: { finalizers: ((specOf(current).finalizers as string[] | undefined) ?? []).filter((f) => f !== "kubernetes") } });
+    }
+  }
+
+  #storedType(storageKey: string): ResourceType | undefined {
+    return RESOURCE_TYPES.find((rt) => rt.storageKey === storageKey && !rt.toStorage && !rt.virtual);
+  }
+}

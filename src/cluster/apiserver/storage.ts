@@ -1,0 +1,185 @@
+// Durable object storage on node:sqlite. One global, increasing resourceVersion (like the etcd
+// revision) stamps every write; every write also appends to a change log that watches resume from.
+// The log is compacted to a bounded length; resuming from before the compaction point is 410 Gone.
+//
+// WAL with synchronous=FULL: a write is on disk before the request that made it is answered, so a
+// kill -9 (or a power cut) loses nothing that was acknowledged.
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { KubeObject } from "./types.ts";
+
+export type ChangeType = "ADDED" | "MODIFIED" | "DELETED";
+
+export interface Change {
+  type: ChangeType;
+  rv: number;
+  storageKey: string;
+  namespace: string;
+  object: KubeObject;
+  /** The object before this change (MODIFIED and DELETED); lets selector watches see transitions. */
+  previous: KubeObject | undefined;
+}
+
+export interface StorageOptions {
+  /** How many changes the log keeps for watch resume. */
+  historyLength?: number;
+}
+
+export interface ListPosition {
+  namespace: string;
+  name: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS objects (
+  kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, rv INTEGER NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (kind, namespace, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (
+  rv INTEGER PRIMARY KEY, kind TEXT NOT NULL, namespace TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, previous TEXT);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+export class Storage {
+  readonly #db: DatabaseSync;
+  readonly #historyLength: number;
+  readonly #listeners = new Set<(change: Change) => void>();
+  readonly #statements: Record<string, StatementSync>;
+  #rv: number;
+  #compactedRV: number;
+  #writesSinceCompaction = 0;
+
+  constructor(file: string, options: StorageOptions = {}) {
+    this.#historyLength = options.historyLength ?? 20000;
+    this.#db = new DatabaseSync(file);
+    this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
+    this.#db.exec(SCHEMA);
+    const prepare = (sql: string): StatementSync => this.#db.prepare(sql);
+    this.#statements = {
+      get: prepare("SELECT data FROM objects WHERE kind = ? AND namespace = ? AND name = ?"),
+      listAll: prepare("SELECT data FROM objects WHERE kind = ? AND (namespace, name) > (?, ?) ORDER BY namespace, name"),
+      listNs: prepare("SELECT data FROM objects WHERE kind = ? AND namespace = ? AND name > ? ORDER BY name"),
+      countNs: prepare("SELECT count(*) AS n FROM objects WHERE namespace = ?"),
+      upsert: prepare("INSERT OR REPLACE INTO objects (kind, namespace, name, rv, data) VALUES (?, ?, ?, ?, ?)"),
+      remove: prepare("DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?"),
+      logChange: prepare("INSERT INTO changes (rv, kind, namespace, type, data, previous) VALUES (?, ?, ?, ?, ?, ?)"),
+      changesSince: prepare("SELECT rv, kind, namespace, type, data, previous FROM changes WHERE rv > ? AND kind = ? ORDER BY rv"),
+      compact: prepare("DELETE FROM changes WHERE rv <= ?"),
+      setMeta: prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
+      getMeta: prepare("SELECT value FROM meta WHERE key = ?"),
+      kindsInNs: prepare("SELECT DISTINCT kind FROM objects WHERE namespace = ?"),
+    };
+    this.#rv = Number(this.getMeta("rv") ?? "0");
+    this.#compactedRV = Number(this.getMeta("compactedRV") ?? "0");
+  }
+
+  get currentRV(): number {
+    return this.#rv;
+  }
+
+  /** Changes at or before this resourceVersion are no longer in the log. */
+  get compactedRV(): number {
+    return this.#compactedRV;
+  }
+
+  getMeta(key: string): string | undefined {
+    const row = this.#statements.getMeta!.get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#statements.setMeta!.run(key, value);
+  }
+
+  get(storageKey: string, namespace: string, name: string): KubeObject | undefined {
+    const row = this.#statements.get!.get(storageKey, namespace, name) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as KubeObject) : undefined;
+  }
+
+  /** Objects in key order, starting after `after`; all namespaces when `namespace` is undefined. */
+  *list(storageKey: string, namespace: string | undefined, after?: ListPosition): Generator<KubeObject> {
+    const rows = namespace === undefined
+      ? this.#statements.listAll!.iterate(storageKey, after?.namespace ?? "", after?.name ?? "")
+      : this.#statements.listNs!.iterate(storageKey, namespace, after && after.namespace === namespace ? after.name : "");
+    for (const row of rows) yield JSON.parse((row as { data: string }).data) as KubeObject;
+  }
+
+  /** The storage keys that have objects in a namespace (for namespace deletion). */
+  kindsInNamespace(namespace: string): string[] {
+    return (this.#statements.kindsInNs!.all(namespace) as { kind: string }[]).map((r) => r.kind);
+  }
+
+  countInNamespace(namespace: string): number {
+    return Number((this.#statements.countNs!.get(namespace) as { n: number }).n);
+  }
+
+  /** Writes a new or changed object, stamping it with the next resourceVersion. */
+  put(storageKey: string, object: KubeObject, previous: KubeObject | undefined): KubeObject {
+    return this.#write(storageKey, object, previous, previous ? "MODIFIED" : "ADDED");
+  }
+
+  /** Removes an object; the returned last state carries the deletion's resourceVersion. */
+  remove(storageKey: string, object: KubeObject): KubeObject {
+    return this.#write(storageKey, object, object, "DELETED");
+  }
+
+  #write(storageKey: string, object: KubeObject, previous: KubeObject | undefined, type: ChangeType): KubeObject {
+    const rv = this.#rv + 1;
+    const namespace = object.metadata.namespace ?? "";
+    const name = object.metadata.name ?? "";
+    const stored: KubeObject = { ...object, metadata: { ...object.metadata, resourceVersion: String(rv) } };
+    const data = JSON.stringify(stored);
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      if (type === "DELETED") this.#statements.remove!.run(storageKey, namespace, name);
+      else this.#statements.upsert!.run(storageKey, namespace, name, rv, data);
+      this.#statements.logChange!.run(rv, storageKey, namespace, type, data, previous ? JSON.stringify(previous) : null);
+      this.#statements.setMeta!.run("rv", String(rv));
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+    this.#rv = rv;
+    this.#maybeCompact();
+    const change: Change = { type, rv, storageKey, namespace, object: stored, previous };
+    for (const listener of this.#listeners) listener(change);
+    return stored;
+  }
+
+  #maybeCompact(): void {
+    if (++this.#writesSinceCompaction < 1000) return;
+    this.#writesSinceCompaction = 0;
+    const keepFrom = this.#rv - this.#historyLength;
+    if (keepFrom <= this.#compactedRV) return;
+    this.compact(keepFrom);
+  }
+
+  /** Drops the change log up to and including `rv`. */
+  compact(rv: number): void {
+    this.#statements.compact!.run(rv);
+    this.#compactedRV = rv;
+    this.setMeta("compactedRV", String(rv));
+  }
+
+  /** Logged changes of one kind after `rv`, oldest first. */
+  changesSince(storageKey: string, rv: number): Change[] {
+    return (this.#statements.changesSince!.all(rv, storageKey) as { rv: number; kind: string; namespace: string; type: string; data: string; previous: string | null }[]).map((row) => ({
+      type: row.type as ChangeType,
+      rv: Number(row.rv),
+      storageKey: row.kind,
+      namespace: row.namespace,
+      object: JSON.parse(row.data) as KubeObject,
+      previous: row.previous ? (JSON.parse(row.previous) as KubeObject) : undefined,
+    }));
+  }
+
+  /** Listeners run synchronously after each committed write. */
+  subscribe(listener: (change: Change) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  close(): void {
+    this.#listeners.clear();
+    this.#db.close();
+  }
+}
