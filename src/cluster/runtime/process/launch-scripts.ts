@@ -49,9 +49,14 @@ export function pausePlan(tools: HostTools, hostname: string): SpawnPlan {
     `printf '%s' "$1" > /proc/sys/kernel/hostname 2>/dev/null`,
     // A /proc of the pod's own pid namespace, inherited by every container's mount namespace.
     `mount -t proc proc /proc || exit 1`,
+    `trap 'exit 0' TERM`,
+    // The pod dies with the runtime: stdin is a pipe from the runtime that nobody writes to, so it reaches
+    // end of file exactly when the runtime process is gone (even killed), and then PID 1 leaves, which
+    // makes the kernel kill everything in the pod. (Asynchronous lists get /dev/null as stdin, hence fd 4.)
+    `exec 4<&0`,
+    `(while read -r _ <&4; do :; done; kill -TERM 1) &`,
     `echo ready`,
     // "wait" reaps any child, including orphans re-parented to us; the sleep only keeps "wait" blocking.
-    `trap 'exit 0' TERM`,
     `while :; do sleep 2147483647 & wait; done`,
   ].join("\n");
   return {

@@ -95,7 +95,7 @@ export class LaunchedProcess {
           this.stdout.destroy();
           this.stderr.destroy();
           control.destroy();
-        }, OUTPUT_DRAIN_MS).unref();
+        }, OUTPUT_DRAIN_MS);
         resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
       });
       this.child.once("error", () => {

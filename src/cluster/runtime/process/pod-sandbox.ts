@@ -39,7 +39,7 @@ export class PodSandbox {
   /** Starts the pause process and waits until the namespaces are set up. */
   async startIsolation(tools: HostTools): Promise<void> {
     const plan = pausePlan(tools, this.config.hostname ?? this.config.metadata.name);
-    const pause = spawn(plan.file, plan.args, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const pause = spawn(plan.file, plan.args, { detached: true, stdio: ["pipe", "pipe", "pipe"] });
     this.pause = pause;
     this.pauseExited = new Promise((resolve) => pause.once("close", () => resolve()));
     let stderr = "";

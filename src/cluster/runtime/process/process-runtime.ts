@@ -85,6 +85,8 @@ function matchesLabels(labels: Record<string, string> | undefined, selector: Rec
 export class ProcessRuntime implements ContainerRuntime {
   readonly host: HostCapabilities;
   private readonly stateDirectory: string;
+  /** A state directory the runtime made for itself is deleted on close. */
+  private readonly ownsStateDirectory: boolean;
   private readonly images: ProcessImageService;
   private readonly isolation: boolean;
   private readonly sandboxes = new Map<string, PodSandbox>();
@@ -94,6 +96,7 @@ export class ProcessRuntime implements ContainerRuntime {
   private constructor(host: HostCapabilities, stateDirectory: string, options: ProcessRuntimeOptions) {
     this.host = host;
     this.stateDirectory = stateDirectory;
+    this.ownsStateDirectory = options.stateDirectory === undefined;
     this.images = new ProcessImageService(options.imagePolicy);
     this.isolation = host.podIsolation && options.isolation !== "off";
   }
@@ -297,10 +300,13 @@ export class ProcessRuntime implements ContainerRuntime {
     record.startedAt = new Date();
     launched.stdout.on("data", (chunk: Buffer) => record.output.emit("stdout", chunk));
     launched.stderr.on("data", (chunk: Buffer) => record.output.emit("stderr", chunk));
-    launched.stdout.pipe(log.stream("stdout"));
-    launched.stderr.pipe(log.stream("stderr"));
+    const logStreams = [log.stream("stdout"), log.stream("stderr")] as const;
+    launched.stdout.pipe(logStreams[0]);
+    launched.stderr.pipe(logStreams[1]);
 
     const finished = launched.exited.then(async (exit) => {
+      // pipe() ends the log only when output ends normally, not when it was cut off after the exit.
+      for (const stream of logStreams) if (!stream.writableEnded) stream.end();
       await log.whenClosed();
       record.finishedAt = new Date();
       record.exitCode = exit.exitCode;
@@ -530,5 +536,6 @@ export class ProcessRuntime implements ContainerRuntime {
   async close(): Promise<void> {
     await Promise.all([...this.sandboxes.keys()].map((id) => this.removePodSandbox(id)));
     await Promise.all([...this.containers.keys()].map((id) => this.removeContainer(id)));
+    if (this.ownsStateDirectory) rmSync(this.stateDirectory, { recursive: true, force: true });
   }
 }
