@@ -212,10 +212,11 @@ for (const mode of ["plain", "isolated"] as const) {
       const other = podConfig("doomed", logs);
       const { podSandboxId } = await runtime.runPodSandbox(other);
       for (const name of ["a", "b"]) {
-        const { containerId } = await runtime.createContainer(podSandboxId, containerConfig(name, ["sh", "-c", "sleep 1000 & sleep 1000 & wait"], { marker }), other);
+        const { containerId } = await runtime.createContainer(podSandboxId, containerConfig(name, ["sh", "-c", "sleep 1000 & sleep 1000 & echo ready; wait"], { marker }), other);
         await runtime.startContainer(containerId);
+        await waitForLogText((await runtime.containerStatus(containerId)).logPath, "ready");
       }
-      assert.ok(processesWithMarker(marker).length >= 4);
+      assert.ok(processesWithMarker(marker).length >= 6);
       await runtime.removePodSandbox(podSandboxId);
       assert.deepEqual(processesWithMarker(marker), []);
       assert.deepEqual(await runtime.listContainers({ podSandboxId }), []);
