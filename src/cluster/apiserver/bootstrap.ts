@@ -74,6 +74,42 @@ export interface ClusterControllers {
   stop(): void;
 }
 
+const READ = ["get", "list", "watch"];
+const WRITE = ["create", "delete", "deletecollection", "patch", "update"];
+const WORKLOAD_RESOURCES = ["pods", "pods/log", "pods/status", "configmaps", "events", "persistentvolumeclaims", "resourcequotas", "serviceaccounts"];
+
+/** The default cluster roles of a real cluster, reduced to the resources this server has. */
+const DEFAULT_CLUSTER_ROLES: KubeObject[] = [
+  { metadata: { name: "cluster-admin" }, rules: [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }, { nonResourceURLs: ["*"], verbs: ["*"] }] },
+  { metadata: { name: "view" }, rules: [{ apiGroups: [""], resources: WORKLOAD_RESOURCES, verbs: READ }, { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: READ }] },
+  {
+    metadata: { name: "edit" },
+    rules: [
+      { apiGroups: [""], resources: [...WORKLOAD_RESOURCES, "secrets", "pods/exec", "pods/attach", "pods/portforward", "serviceaccounts/token"], verbs: [...READ, ...WRITE] },
+      { apiGroups: ["events.k8s.io", "coordination.k8s.io"], resources: ["events", "leases"], verbs: [...READ, ...WRITE] },
+    ],
+  },
+  {
+    metadata: { name: "admin" },
+    rules: [
+      { apiGroups: [""], resources: [...WORKLOAD_RESOURCES, "secrets", "pods/exec", "pods/attach", "pods/portforward", "serviceaccounts/token"], verbs: [...READ, ...WRITE] },
+      { apiGroups: ["events.k8s.io", "coordination.k8s.io"], resources: ["events", "leases"], verbs: [...READ, ...WRITE] },
+      { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: [...READ, ...WRITE] },
+    ],
+  },
+];
+
+function seedRbac(store: RestStore): void {
+  const clusterRoles = findResource("rbac.authorization.k8s.io", "v1", "clusterroles") as ResourceType;
+  const bindings = findResource("rbac.authorization.k8s.io", "v1", "clusterrolebindings") as ResourceType;
+  for (const role of DEFAULT_CLUSTER_ROLES) createIfMissing(store, clusterRoles, undefined, { ...role, metadata: { ...role.metadata, labels: { "kubernetes.io/bootstrapping": "rbac-defaults" } } });
+  createIfMissing(store, bindings, undefined, {
+    metadata: { name: "cluster-admin", labels: { "kubernetes.io/bootstrapping": "rbac-defaults" } },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+    subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "system:masters" }],
+  });
+}
+
 /** Seeds a new data directory and wires the namespace controllers into the store. */
 export function bootstrapCluster(store: RestStore, caCertPem: string, nodeCount: number): ClusterControllers {
   const pending = new Map<string, NodeJS.Immediate>();
@@ -91,6 +127,7 @@ export function bootstrapCluster(store: RestStore, caCertPem: string, nodeCount:
       );
     },
   };
+  seedRbac(store);
   const namespaces = resource("namespaces");
   for (const name of SYSTEM_NAMESPACES) createIfMissing(store, namespaces, undefined, { metadata: { name } });
   for (const ns of store.storage.list(namespaces.storageKey, undefined)) {

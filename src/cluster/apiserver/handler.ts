@@ -6,6 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { forbiddenReason, type Attributes, type Authenticator, type Authorizer, type UserInfo } from "./auth.ts";
 import { apiGroupList, apiResourceList, apiVersions, openApiV2Json, OPENAPI_V2_PROTOBUF_TYPE, versionInfo } from "./discovery.ts";
 import { decodeProtobufObject, isProtobuf } from "./protobuf.ts";
+import type { PolicyRule } from "./rbac.ts";
 import { parseBool, resourceName, type DeleteOptions, type RestStore } from "./rest.ts";
 import { groupVersionOf, RESOURCE_TYPES, type ResourceType } from "./resources.ts";
 import { route, verbOf, type Route } from "./router.ts";
@@ -23,8 +24,10 @@ export interface HandlerOptions {
   /** host:port that /api advertises. */
   serverAddress: () => string;
   bookmarkIntervalMs?: number;
-  /** Handles TokenRequest (serviceaccounts/<name>/token); absent until service-account tokens exist. */
+  /** Handles TokenRequest (serviceaccounts/<name>/token). */
   issueToken?: (namespace: string, serviceAccount: KubeObject, request: JsonRecord) => JsonRecord;
+  /** The RBAC rules of a user in a namespace, for SelfSubjectRulesReview. */
+  rulesFor?: (user: UserInfo, namespace: string | undefined) => PolicyRule[];
 }
 
 const ANONYMOUS_PATHS = new Set(["/version", "/healthz", "/livez", "/readyz"]);
@@ -143,9 +146,10 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
       }
       case "selfsubjectrulesreviews": {
         const masters = user.groups.includes("system:masters");
-        const rules = masters ? [{ verbs: ["*"], apiGroups: ["*"], resources: ["*"] }] : [];
-        const nonResource = masters ? [{ verbs: ["*"], nonResourceURLs: ["*"] }] : [];
-        return json(201, { ...base, status: { resourceRules: rules, nonResourceRules: nonResource, incomplete: !masters } });
+        const rules = masters ? [{ verbs: ["*"], apiGroups: ["*"], resources: ["*"] }, { verbs: ["*"], nonResourceURLs: ["*"] }] : (options.rulesFor?.(user, String(spec.namespace ?? "") || undefined) ?? []);
+        const resourceRules = rules.filter((r) => (r.nonResourceURLs ?? []).length === 0).map(({ verbs, apiGroups, resources, resourceNames }) => ({ verbs, apiGroups: apiGroups ?? [], resources: resources ?? [], ...(resourceNames?.length ? { resourceNames } : {}) }));
+        const nonResourceRules = rules.filter((r) => (r.nonResourceURLs ?? []).length > 0).map(({ verbs, nonResourceURLs }) => ({ verbs, nonResourceURLs }));
+        return json(201, { ...base, status: { resourceRules, nonResourceRules, incomplete: false } });
       }
       case "selfsubjectreviews":
         return json(201, { ...base, status: { userInfo: { username: user.username, ...(user.uid ? { uid: user.uid } : {}), groups: user.groups, ...(user.extra ? { extra: user.extra } : {}) } } });
@@ -265,8 +269,10 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
       user = { username: "system:anonymous", groups: ["system:unauthenticated"] };
     }
     const r = route(url.pathname);
+    if (r?.kind === "resource") return handleResource(req, res, r, query, user);
+    // Version and health are public, as the real server's system:public-info-viewer role makes them.
+    if (!ANONYMOUS_PATHS.has(url.pathname)) authorize(user, { kind: "nonResource", verb: (req.method ?? "GET").toLowerCase() === "head" ? "get" : (req.method ?? "GET").toLowerCase(), path: url.pathname }, undefined, "");
     if (!r) throw pathNotFound();
-    if (r.kind === "resource") return handleResource(req, res, r, query, user);
     if (req.method !== "GET" && req.method !== "HEAD") throw new ApiError(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
     switch (r.kind) {
       case "root":

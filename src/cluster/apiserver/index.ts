@@ -9,7 +9,9 @@ import { bootstrapCluster } from "./bootstrap.ts";
 import { createHandler } from "./handler.ts";
 import { renderKubeconfig } from "./kubeconfig.ts";
 import { loadOrCreatePki } from "./pki.ts";
+import { RbacAuthorizer } from "./rbac.ts";
 import { RestStore } from "./rest.ts";
+import { ServiceAccountTokens } from "./service-account-tokens.ts";
 import { Storage } from "./storage.ts";
 
 export interface ApiServerOptions {
@@ -43,10 +45,14 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const controllers = bootstrapCluster(store, pki.caCertPem, options.nodes ?? 0);
 
   let address = `${host}:${options.port ?? 0}`;
+  const serviceAccountTokens = new ServiceAccountTokens(storage, pki.serviceAccountKeyPem);
+  const rbac = new RbacAuthorizer(storage);
   const handler = createHandler({
     store,
-    authenticator: new TokenAuthenticator([[pki.adminToken, ADMIN_USER]]),
-    authorizer: new MastersAuthorizer(),
+    authenticator: new TokenAuthenticator([[pki.adminToken, ADMIN_USER]], [serviceAccountTokens]),
+    authorizer: new MastersAuthorizer(rbac),
+    issueToken: (namespace, sa, request) => serviceAccountTokens.issue(namespace, sa, request),
+    rulesFor: (user, namespace) => rbac.rulesFor(user, namespace),
     serverAddress: () => address,
     bookmarkIntervalMs: options.bookmarkIntervalMs,
   });

@@ -3,7 +3,7 @@
 // same CA that existing kubeconfigs trust. Also the admin bearer token.
 // @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata API.
 import "reflect-metadata";
-import { randomBytes, webcrypto } from "node:crypto";
+import { generateKeyPairSync, randomBytes, webcrypto } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
@@ -23,6 +23,8 @@ export interface Pki {
   serverCertPem: string;
   serverKeyPem: string;
   adminToken: string;
+  /** Signs service-account tokens (PKCS#8 PEM). */
+  serviceAccountKeyPem: string;
 }
 
 function toPem(der: ArrayBuffer, label: string): string {
@@ -119,10 +121,16 @@ export async function loadOrCreatePki(dataDir: string): Promise<Pki> {
     writeFileSync(serverCert, serving.certPem);
   }
   if (!existsSync(tokenFile)) writeSecret(tokenFile, randomBytes(32).toString("base64url") + "\n");
+  const saKey = join(dir, "sa.key");
+  if (!existsSync(saKey)) {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    writeSecret(saKey, privateKey.export({ type: "pkcs8", format: "pem" }).toString());
+  }
   return {
     caCertPem,
     serverCertPem: readFileSync(serverCert, "utf8"),
     serverKeyPem: readFileSync(serverKey, "utf8"),
     adminToken: readFileSync(tokenFile, "utf8").trim(),
+    serviceAccountKeyPem: readFileSync(saKey, "utf8"),
   };
 }
