@@ -3,6 +3,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ContainerConfig, PodSandboxConfig } from "../../../src/cluster/runtime/cri.ts";
@@ -56,6 +57,20 @@ describe("pod isolation", { skip: isRoot ? false : "private namespaces and mount
       assert.deepEqual(readFileSync(join(volume, "mine"), "utf8"), `${name}\n`);
     }
     assert.deepEqual(results, ["mine\n", "mine\n"]);
+  });
+
+  test("a volume the kubelet mounts on the host after the sandbox started is seen by new containers", async () => {
+    const { pod, id } = await startPod("late-mount");
+    const volume = tempDir("berth-memory-volume-");
+    // What the kubelet does for emptyDir medium Memory.
+    execFileSync("mount", ["-t", "tmpfs", "berth-test", volume]);
+    try {
+      writeFileSync(join(volume, "in-memory"), "tmpfs content");
+      const out = await run(id, pod, containerConfig("c", ["cat", "/cache/in-memory"], { mounts: [{ containerPath: "/cache", hostPath: volume }] }));
+      assert.equal(out.stdout, "tmpfs content");
+    } finally {
+      execFileSync("umount", [volume]);
+    }
   });
 
   test("read-only volumes refuse writes; a file volume appears as that file", async () => {

@@ -29,8 +29,6 @@ export interface HostCapabilities {
   /** Why podIsolation is false, for the warning the kubelet turns into an event. */
   isolationUnavailableBecause?: string;
   cgroups: CgroupLayout;
-  /** Mount points below "/" other than /proc, /sys and /dev, re-bound into each container's root. */
-  hostSubmounts: string[];
 }
 
 /** Resolves a program on the PATH to an absolute path, the way a shell would. */
@@ -98,6 +96,5 @@ export async function detectHostCapabilities(scratchDir: string): Promise<HostCa
     podIsolation: isolationUnavailableBecause === undefined,
     ...(isolationUnavailableBecause ? { isolationUnavailableBecause } : {}),
     cgroups: detectCgroupLayout(isRoot && process.platform === "linux"),
-    hostSubmounts: process.platform === "linux" ? listHostSubmounts() : [],
   };
 }

@@ -79,7 +79,7 @@ export interface IsolatedLaunch {
 }
 
 /**
- * A container in its pod's namespaces: a private mount namespace whose root is a copy-on-write overlay of
+ * A container in its pod's pid, uts and ipc namespaces, with a mount namespace of its own whose root is a copy-on-write overlay of
  * the host's root (so creating mount points never touches the host), the host's /dev, /sys and other mounts
  * bound in, a /proc of the pod's pid namespace, each volume bound at its mountPath, then chroot.
  */
@@ -112,7 +112,9 @@ export function isolatedContainerPlan(launch: IsolatedLaunch): SpawnPlan {
   const stage1 = [
     FAIL,
     ...joinCgroups(launch.cgroupDirectories),
-    `exec ${shellQuote(tools.nsenter ?? "nsenter")} --target ${launch.pausePid} --mount --pid --uts --ipc -- ` +
+    // Not the pod's mount namespace: the container's own is copied from the host's as it is now, so
+    // volumes the kubelet mounted after the sandbox started (tmpfs emptyDirs, claims) are visible.
+    `exec ${shellQuote(tools.nsenter ?? "nsenter")} --target ${launch.pausePid} --pid --uts --ipc -- ` +
       `${shellQuote(tools.unshare ?? "unshare")} --mount --propagation private -- ${shellQuote(tools.sh)} -c ${shellQuote(stage2)} berth-stage2 "$@"`,
   ].join("\n");
   return { file: tools.sh, args: ["-c", stage1, "berth-launch", launch.workingDir, ...launch.command] };

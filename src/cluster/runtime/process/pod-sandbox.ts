@@ -1,5 +1,6 @@
 // A pod sandbox of the process runtime. With isolation, it is a pause process that unshare(1) started in
-// new mount, pid, uts and ipc namespaces: every container of the pod joins them, and killing the pause
+// new pid, uts and ipc namespaces (and a mount namespace for its own /proc): every container of the pod
+// joins the first three (each has a mount namespace of its own), and killing the pause
 // process (PID 1 of the pod's pid namespace) makes the kernel kill every process left in the pod.
 // Without isolation a sandbox is only bookkeeping.
 

@@ -34,7 +34,7 @@ import { RuntimeError } from "../cri.ts";
 import { CriLogWriter } from "../cri-log.ts";
 import { parseImageReference } from "../image-reference.ts";
 import { ContainerCgroup } from "./cgroups.ts";
-import { detectHostCapabilities, type HostCapabilities } from "./host-capabilities.ts";
+import { detectHostCapabilities, listHostSubmounts, type HostCapabilities } from "./host-capabilities.ts";
 import { LaunchedProcess } from "./launched-process.ts";
 import { execPlan, isolatedContainerPlan, plainContainerPlan } from "./launch-scripts.ts";
 import { PodSandbox } from "./pod-sandbox.ts";
@@ -279,7 +279,8 @@ export class ProcessRuntime implements ContainerRuntime {
         cgroupDirectories,
         pausePid: record.sandbox.pausePid,
         layerDirectory,
-        hostSubmounts: this.host.hostSubmounts,
+        // Read again for every start: mounts made since the runtime started must show up too.
+        hostSubmounts: listHostSubmounts(),
         mounts: record.config.mounts ?? [],
         workingDir: record.workingDir,
         command,
