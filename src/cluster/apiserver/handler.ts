@@ -56,6 +56,8 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > MAX_BODY_BYTES) {
+      // Drain what the client still sends, so it reads our 413 instead of a reset.
+      req.resume();
       reject(tooLarge());
       return;
     }

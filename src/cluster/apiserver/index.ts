@@ -57,7 +57,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
     bookmarkIntervalMs: options.bookmarkIntervalMs,
   });
   const server: Server = createServer({ cert: pki.serverCertPem, key: pki.serverKeyPem, keepAliveTimeout: 30_000 }, handler);
-  server.on("clientError", (_error, socket) => socket.destroy());
+  // Malformed HTTP never reaches the handler; answer it as Node would by default, without logging.
+  server.on("clientError", (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    else socket.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => resolve());

@@ -36,7 +36,13 @@ export async function call(server: RunningApiServer, method: string, path: strin
       {
         method,
         ca: server.caCertPem,
-        headers: { Authorization: `Bearer ${server.adminToken}`, "Content-Type": "application/json", Accept: "application/json", ...headers },
+        headers: {
+          Authorization: `Bearer ${server.adminToken}`,
+          "Content-Type": "application/json",
+          Accept: "application/json",
+          ...(payload !== undefined ? { "Content-Length": String(Buffer.byteLength(payload)) } : {}),
+          ...headers,
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
