@@ -61,7 +61,7 @@ export function registerTemplateCommands(program: Command): void {
       if (opts.explain) process.stdout.write(explain(rendered, mask));
       else {
         const pod = mask("", rendered.built.pod);
-        process.stdout.write(opts.output === "json" ? JSON.stringify(pod, null, 2) + "\n" : stringify(pod, { lineWidth: 0 }));
+        process.stdout.write(opts.output === "json" ? JSON.stringify(pod, null, 2) + "\n" : stringify(pod, { lineWidth: 0, aliasDuplicateObjects: false }));
       }
     });
 

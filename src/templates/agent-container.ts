@@ -20,6 +20,10 @@ export function agentImageFor(cloud: Cloud): string {
  * it there (agent injection's init container). Plain `node` is the only thing it needs from the image.
  */
 export function agentBootstrap(saveTo?: string): string[] {
+  return saveTo === undefined ? [...RUN_AGENT] : bootstrapCommand(saveTo);
+}
+
+function bootstrapCommand(saveTo?: string): string[] {
   const lines = [
     `const url = new URL(${JSON.stringify(AGENT_PROGRAM_PATH)}, process.env.JENKINS_URL);`,
     `const res = await fetch(url);`,
@@ -30,3 +34,5 @@ export function agentBootstrap(saveTo?: string): string[] {
   ];
   return ["node", "--input-type=module", "-e", lines.join("\n") + "\n"];
 }
+
+const RUN_AGENT = bootstrapCommand();

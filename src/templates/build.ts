@@ -72,9 +72,8 @@ export function buildPod(resolved: ResolvedTemplate, cloud: Cloud, agent: AgentI
   } else {
     merged = combinePods(yaml.pod, fieldsPod);
   }
-  const pod = structuredClone(merged) as JsonObject;
   const record = provenance ? recorderFor(provenance, templateOrigins) : NO_RECORD;
-  finishPod(pod, t, cloud, agent, controllerUrl, mounts, new Set((t.containers ?? []).map((c) => c.name)), record);
+  const pod = finishPod(merged, t, cloud, agent, controllerUrl, mounts, new Set((t.containers ?? []).map((c) => c.name)), record);
   return { pod, notes, ...(provenance ? { provenance } : {}) };
 }
 
@@ -276,7 +275,7 @@ function buildContainer(c: ContainerTemplate, podEnv: JsonObject[], mounts: Temp
     const { execArgs, ...timings } = c.livenessProbe;
     container["livenessProbe"] = { exec: { command: splitCommandLine(execArgs) }, ...timings };
   }
-  const volumeMounts = mounts.map((m) => ({ ...m.mount }));
+  const volumeMounts = mounts.map((m) => m.mount);
   for (const m of mounts) record.set(`${path}.volumeMounts[${String(m.mount["mountPath"])}]`, record.from(`template.volumes[${String(m.mount["mountPath"])}]`));
   if (c.workingDir && !volumeMounts.some((m) => m.mountPath === c.workingDir)) {
     volumeMounts.push({ name: WORKSPACE_VOLUME_NAME, mountPath: c.workingDir, readOnly: false });
@@ -310,9 +309,14 @@ function listOf(pod: JsonObject, field: string): JsonObject[] {
   return Array.isArray(list) ? (list.filter(isObject) as JsonObject[]) : [];
 }
 
-/** Everything after fields and YAML are merged: agent container, workspace, defaults. Mutates `pod`. */
+/**
+ * Everything after fields and YAML are merged: agent container, workspace, defaults. The merged pod may
+ * share frozen parts with cached YAML, so what this changes is copied first (pod, metadata, spec, each
+ * container and its env and mounts); the rest stays shared, and so the returned pod is to be read, not
+ * changed (cloneJson it first).
+ */
 function finishPod(
-  pod: JsonObject,
+  merged: JsonObject,
   t: PodTemplate,
   cloud: Cloud,
   agent: AgentIdentity,
@@ -320,20 +324,21 @@ function finishPod(
   mounts: TemplateMount[],
   templateContainers: Set<string>,
   record: Recorder,
-): void {
-  pod["apiVersion"] = "v1";
-  pod["kind"] = "Pod";
+): JsonObject {
+  const pod: JsonObject = { ...merged, apiVersion: "v1", kind: "Pod" };
   record.set("apiVersion", DEFAULT_ORIGIN);
   record.set("kind", DEFAULT_ORIGIN);
-  const metadata = (pod["metadata"] ??= {}) as JsonObject;
-  metadata["name"] = agent.name;
+  const metadata: JsonObject = { ...(isObject(merged["metadata"]) ? merged["metadata"] : {}), name: agent.name };
+  pod["metadata"] = metadata;
   if (!metadata["namespace"] && cloud.namespace) {
     metadata["namespace"] = cloud.namespace;
     record.set("metadata.namespace", { template: `cloud ${cloud.name}`, via: "fields" });
   }
-  const spec = (pod["spec"] ??= {}) as JsonObject;
-  const containers = listOf(pod, "containers");
+  const spec: JsonObject = { ...(isObject(merged["spec"]) ? merged["spec"] : {}) };
+  pod["spec"] = spec;
+  const containers = listOf(pod, "containers").map(writableContainer);
   spec["containers"] = containers;
+  if (spec["initContainers"]) spec["initContainers"] = listOf(pod, "initContainers").map(writableContainer);
   const podEnv = (t.envVars ?? []).map(envEntry);
 
   // Pod-level env vars and volumes are "applied to ALL containers" (seed 001), also those only in YAML.
@@ -406,18 +411,27 @@ function finishPod(
   }
   if (cloud.restrictedPssSecurityContext) applyRestrictedPss(pod, record);
   // The usual reading order of a manifest.
-  reorder(pod, ["apiVersion", "kind", "metadata", "spec"]);
-  for (const c of [...containers, ...listOf(pod, "initContainers")]) reorder(c, CONTAINER_KEY_ORDER);
+  spec["containers"] = containers.map((c) => ordered(c, CONTAINER_KEY_ORDER));
+  if (spec["initContainers"]) spec["initContainers"] = listOf(pod, "initContainers").map((c) => ordered(c, CONTAINER_KEY_ORDER));
+  return ordered(pod, ["apiVersion", "kind", "metadata", "spec"]);
 }
 
 const CONTAINER_KEY_ORDER = ["name", "image", "imagePullPolicy", "command", "args", "workingDir", "tty", "env", "envFrom", "ports", "resources", "volumeMounts"];
 
-function reorder(o: JsonObject, first: string[]): void {
-  const entries = Object.entries(o);
-  const rank = (k: string) => (first.includes(k) ? first.indexOf(k) : first.length);
-  entries.sort(([a], [b]) => rank(a) - rank(b));
-  for (const [k] of entries) delete o[k];
-  for (const [k, v] of entries) o[k] = v;
+/** A container that finishPod may change: its own object, env list and mount list. */
+function writableContainer(c: JsonObject): JsonObject {
+  const copy: JsonObject = { ...c };
+  if (Array.isArray(c["env"])) copy["env"] = [...(c["env"] as unknown[])];
+  if (Array.isArray(c["volumeMounts"])) copy["volumeMounts"] = [...(c["volumeMounts"] as unknown[])];
+  return copy;
+}
+
+/** A copy of `o` with the `first` keys first, in that order, then the others as they were. */
+function ordered(o: JsonObject, first: string[]): JsonObject {
+  const out: JsonObject = {};
+  for (const k of first) if (k in o) out[k] = o[k];
+  for (const k in o) if (!(k in out)) out[k] = o[k];
+  return out;
 }
 
 /** Adds the template's pod-level env vars and volume mounts where the container does not set its own. */
@@ -476,7 +490,7 @@ function injectAgent(pod: JsonObject, agentContainer: JsonObject, cloud: Cloud, 
     volumeMounts: [{ name: "jenkins-agent", mountPath: "/jenkins-agent" }],
   });
   spec["initContainers"] = init;
-  (spec["volumes"] as JsonObject[]).push({ name: "jenkins-agent", emptyDir: {} });
+  spec["volumes"] = [...listOf(pod, "volumes"), { name: "jenkins-agent", emptyDir: {} }];
   addMissing(agentContainer, "volumeMounts", "mountPath", [{ name: "jenkins-agent", mountPath: "/jenkins-agent", readOnly: true }], () => {});
   agentContainer["workingDir"] = DEFAULT_WORKING_DIR;
   agentContainer["command"] = ["node", "/jenkins-agent/berth-agent.mjs"];
@@ -489,7 +503,8 @@ function injectAgent(pod: JsonObject, agentContainer: JsonObject, cloud: Cloud, 
 function applyRestrictedPss(pod: JsonObject, record: Recorder): void {
   for (const field of ["initContainers", "containers"]) {
     for (const c of listOf(pod, field)) {
-      const sc = (c["securityContext"] ??= {}) as JsonObject;
+      const sc: JsonObject = { ...(isObject(c["securityContext"]) ? c["securityContext"] : {}) };
+      c["securityContext"] = sc;
       sc["allowPrivilegeEscalation"] ??= false;
       sc["runAsNonRoot"] ??= true;
       sc["seccompProfile"] ??= { type: "RuntimeDefault" };

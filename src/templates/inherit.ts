@@ -27,8 +27,26 @@ export function templateDisplayName(t: PodTemplate): string {
   return t.name ?? t.label ?? "(unnamed template)";
 }
 
-/** Resolves a template against its cloud: every ancestor combined into it, in the documented order. */
+// Resolutions of a cloud's own templates, remembered per cloud and template object: clouds and
+// templates are values (a changed config is loaded as new objects), so an entry can never go stale.
+// Traced resolutions and those involving a pipeline's templates are not remembered.
+const resolutions = new WeakMap<Cloud, WeakMap<PodTemplate, ResolvedTemplate>>();
+
+/**
+ * Resolves a template against its cloud: every ancestor combined into it, in the documented order.
+ * The result is shared between callers: read it, do not change it.
+ */
 export function resolveTemplate(template: PodTemplate, cloud: Cloud, options: ResolveOptions = {}): ResolvedTemplate {
+  const cacheable = !options.trace && !options.extraTemplates?.length;
+  if (!cacheable) return resolveUncached(template, cloud, options);
+  let perCloud = resolutions.get(cloud);
+  if (!perCloud) resolutions.set(cloud, (perCloud = new WeakMap()));
+  let resolved = perCloud.get(template);
+  if (!resolved) perCloud.set(template, (resolved = resolveUncached(template, cloud, options)));
+  return resolved;
+}
+
+function resolveUncached(template: PodTemplate, cloud: Cloud, options: ResolveOptions): ResolvedTemplate {
   const all = [...cloud.templates, ...(options.extraTemplates ?? [])];
   const warnings: string[] = [];
   const lookup = (name: string, wantedBy: PodTemplate): PodTemplate | undefined => {
@@ -106,7 +124,7 @@ const isSet = (v: unknown): boolean => v !== undefined && v !== null && v !== ""
 function pick<T>(trace: MergeTrace, path: string, parent: T | undefined, child: T | undefined): T | undefined {
   if (isSet(child)) {
     trace.take(path, "child");
-    if (isSet(parent) && !sameValue(parent, child)) trace.shadow(path, parent);
+    if (trace.recording && isSet(parent) && !sameValue(parent, child)) trace.shadow(path, parent);
     return child;
   }
   if (isSet(parent)) trace.take(path, "parent");
@@ -142,7 +160,7 @@ export function mergeByKey<T>(
     if (existing !== undefined && combine) {
       out.set(k, combine(itemPath, existing, item));
     } else {
-      if (existing !== undefined && !sameValue(existing, item)) trace.shadow(itemPath, existing);
+      if (trace.recording && existing !== undefined && !sameValue(existing, item)) trace.shadow(itemPath, existing);
       out.set(k, item);
       trace.take(itemPath, "child");
     }
@@ -174,12 +192,12 @@ const SCALAR_FIELDS: ReadonlyArray<readonly [keyof PodTemplate, string]> = [
 
 /** Combines a parent template and a child template (reference §3.2, with Berth's differences). */
 export function combineTemplates(parent: PodTemplate, child: PodTemplate, trace: MergeTrace = NO_TRACE): PodTemplate {
-  const out: PodTemplate = { ...child };
+  const { yaml: _yaml, yamlAt: _yamlAt, ...out } = child;
   const record = out as Record<string, unknown>;
   for (const [field, path] of SCALAR_FIELDS) {
     const value = pick(trace, path, parent[field], child[field]);
-    if (value === undefined) delete record[field];
-    else record[field] = value;
+    if (value !== undefined) record[field] = value;
+    else if (field in record) delete record[field];
   }
   // Hiding the raw YAML anywhere in the chain hides it: a parent may keep its pod out of build logs.
   if (parent.showRawYaml !== undefined || child.showRawYaml !== undefined) {
@@ -187,14 +205,14 @@ export function combineTemplates(parent: PodTemplate, child: PodTemplate, trace:
     trace.take("template.showRawYaml", parent.showRawYaml === false ? "parent" : "child");
   }
   const strategy = child.yamlMergeStrategy ?? (parent.inheritYamlMergeStrategy ? parent.yamlMergeStrategy : undefined);
-  if (strategy === undefined) delete out.yamlMergeStrategy;
-  else {
+  if (strategy === undefined) {
+    if ("yamlMergeStrategy" in out) delete out.yamlMergeStrategy;
+  } else {
     out.yamlMergeStrategy = strategy;
     trace.take("template.yamlMergeStrategy", child.yamlMergeStrategy ? "child" : "parent");
   }
   const inheritStrategy = child.inheritYamlMergeStrategy ?? parent.inheritYamlMergeStrategy;
-  if (inheritStrategy === undefined) delete out.inheritYamlMergeStrategy;
-  else out.inheritYamlMergeStrategy = inheritStrategy;
+  if (inheritStrategy !== undefined) out.inheritYamlMergeStrategy = inheritStrategy;
 
   setList(out, "envVars", mergeByKey(trace, "template.envVars", parent.envVars, child.envVars, envKey));
   setList(out, "volumes", mergeByKey(trace, "template.volumes", parent.volumes, child.volumes, (v) => normalizeMountPath(v.mountPath)));
@@ -205,8 +223,6 @@ export function combineTemplates(parent: PodTemplate, child: PodTemplate, trace:
     "containers",
     mergeByKey(trace, "spec.containers", parent.containers, child.containers, (c) => c.name, (path, p, c) => combineContainerTemplates(p, c, trace, path)),
   );
-  delete out.yaml;
-  delete out.yamlAt;
   return out;
 }
 
@@ -215,13 +231,14 @@ function setList<K extends "envVars" | "volumes" | "imagePullSecrets" | "annotat
   field: K,
   value: PodTemplate[K],
 ): void {
-  if (value === undefined || value.length === 0) delete t[field];
-  else t[field] = value;
+  if (value !== undefined && value.length > 0) t[field] = value;
+  else if (field in t) delete t[field];
 }
 
 export const envKey = (e: EnvVar): string => e.key;
 
 export function normalizeMountPath(p: string): string {
+  if (!/\/\/|\/\.|\\|.\/$/.test(p)) return p; // already normal: the usual case
   const parts: string[] = [];
   for (const part of p.replace(/\\/g, "/").split("/")) {
     if (part === "" || part === ".") continue;

@@ -33,13 +33,20 @@ export function isValidLabelValue(value: string): boolean {
 }
 
 /** The pod labels a template contributes: `jenkins/label` and a digest of the full label string. */
-export function templateLabels(label: string | undefined): Record<string, string> {
-  if (label === undefined || label === "") return { "jenkins/label": "slave-default", "jenkins/label-digest": "0" };
-  return {
-    "jenkins/label": sanitizeLabel(label),
-    "jenkins/label-digest": createHash("sha1").update(label, "utf8").digest("hex"),
-  };
+export function templateLabels(label: string | undefined): Readonly<Record<string, string>> {
+  if (label === undefined || label === "") return DEFAULT_LABELS;
+  let labels = labelsByLabel.get(label);
+  if (labels === undefined) {
+    labels = Object.freeze({ "jenkins/label": sanitizeLabel(label), "jenkins/label-digest": createHash("sha1").update(label, "utf8").digest("hex") });
+    if (labelsByLabel.size > 1000) labelsByLabel.clear();
+    labelsByLabel.set(label, labels);
+  }
+  return labels;
 }
+
+const DEFAULT_LABELS = Object.freeze({ "jenkins/label": "slave-default", "jenkins/label-digest": "0" });
+// The same few labels are sanitised and hashed for every pod of a template.
+const labelsByLabel = new Map<string, Readonly<Record<string, string>>>();
 
 /** An agent (and pod) name from a template name: lowercased, `_`/spaces as `-`, random suffix. */
 export function agentNameFor(templateName: string | undefined, random: RandomSource = Math.random): string {

@@ -57,16 +57,19 @@ export function parentPath(path: string): string | undefined {
 }
 
 // Objects whose keys are data (label keys, resource names), written in brackets like list keys.
-const MAP_FIELDS = /(^|\.)(labels|annotations|nodeSelector|requests|limits)$/;
+const MAP_FIELDS = new Set(["labels", "annotations", "nodeSelector", "requests", "limits"]);
 
 /** The path of `key` inside the value at `path`. */
 export function childPath(path: string, key: string): string {
   if (path === "") return key;
-  return MAP_FIELDS.test(path) ? `${path}[${key}]` : `${path}.${key}`;
+  const last = path.slice(path.lastIndexOf(".") + 1);
+  return MAP_FIELDS.has(last) ? `${path}[${key}]` : `${path}.${key}`;
 }
 
 /** A record of how a merge of a parent and a child produced its result. */
 export interface MergeTrace {
+  /** False for NO_TRACE: merges skip the work (value comparisons) that only a trace needs. */
+  readonly recording: boolean;
   /** The value at `path` came from `side` (with everything below it). */
   take(path: string, side: "parent" | "child"): void;
   /** The parent's `value` at `path` lost to the child's. */
@@ -75,7 +78,7 @@ export interface MergeTrace {
   set(path: string, origin: Origin): void;
 }
 
-export const NO_TRACE: MergeTrace = { take() {}, shadow() {}, set() {} };
+export const NO_TRACE: MergeTrace = { recording: false, take() {}, shadow() {}, set() {} };
 
 /** The full trace of a resolution: the result's origins and every shadowed value. */
 export class Provenance {
@@ -90,6 +93,7 @@ export class Provenance {
 
 /** Traces one merge into `result` from the origins of its two sides. */
 export class RecordingMerge implements MergeTrace {
+  readonly recording = true;
   private readonly parent: OriginMap;
   private readonly child: OriginMap;
   readonly result: Provenance;

@@ -63,6 +63,27 @@ export interface YamlPod {
  * template's YAML replaces its parents'), `merge` folds them all, parent first.
  */
 export function combineFragments(fragments: YamlFragment[], strategy: YamlMergeStrategy, trace: boolean): YamlPod {
+  // The same chain is combined for every pod it builds; a pure function of the texts, so remember it,
+  // by the (shared, resolved) list itself and by the texts.
+  if (trace || fragments.length < 2) return combineUncached(fragments, strategy, trace);
+  const byList = combinedByList.get(fragments);
+  if (byList?.strategy === strategy) return byList.result;
+  const key = `${strategy}\0${fragments.map((f) => f.text).join("\0")}`;
+  let result = combined.get(key);
+  if (!result) {
+    result = combineUncached(fragments, strategy, trace);
+    deepFreeze(result.pod);
+    if (combined.size >= PARSE_CACHE_LIMIT) combined.delete(combined.keys().next().value!);
+    combined.set(key, result);
+  }
+  combinedByList.set(fragments, { strategy, result });
+  return result;
+}
+
+const combined = new Map<string, YamlPod>();
+const combinedByList = new WeakMap<YamlFragment[], { strategy: YamlMergeStrategy; result: YamlPod }>();
+
+function combineUncached(fragments: YamlFragment[], strategy: YamlMergeStrategy, trace: boolean): YamlPod {
   const notes: string[] = [];
   if (fragments.length === 0) return { pod: {}, notes };
   const used = strategy === "merge" ? fragments : fragments.slice(-1);

@@ -1,0 +1,198 @@
+// `npm run bench:apiserver`: latency, throughput, watch fan-out and memory of the embedded API
+// server. The server runs as its own process (`berth cluster start`), as users run it; the load
+// comes from this process over HTTPS on 127.0.0.1. Figures go to stdout; docs/performance.md
+// records the latest ones.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { Agent, request } from "node:https";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { parse } from "yaml";
+
+const BERTH = new URL("../bin/berth.js", import.meta.url).pathname;
+const SAMPLES_PER_CLIENT = { 1: 500, 50: 40 } as const;
+const CLIENT_NODE_CREATES = 3000;
+const WATCHES = 100;
+const WATCH_EVENTS = 200;
+const MEMORY_PODS = 10_000;
+
+interface Server {
+  url: string;
+  token: string;
+  ca: string;
+  pid: number;
+  kubeconfig: string;
+  stop(): Promise<void>;
+}
+
+async function startServer(dataDir: string): Promise<Server> {
+  const child = spawn(process.execPath, [BERTH, "cluster", "start", "--data-dir", dataDir, "--port", "0", "--nodes", "1"], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+    child.on("exit", (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  const kubeconfig = join(dataDir, "kubeconfig");
+  const config = parse(readFileSync(kubeconfig, "utf8")) as { clusters: { cluster: { server: string; "certificate-authority-data": string } }[]; users: { user: { token: string } }[] };
+  const cluster = config.clusters[0]!.cluster;
+  return {
+    url: cluster.server,
+    token: config.users[0]!.user.token,
+    ca: Buffer.from(cluster["certificate-authority-data"], "base64").toString(),
+    pid: child.pid!,
+    kubeconfig,
+    stop: () =>
+      new Promise((resolve) => {
+        child.on("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+function summary(samples: number[]): string {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return `p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms (n=${sorted.length})`;
+}
+
+function client(server: Server, sockets: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets, ca: server.ca });
+  return (method: string, path: string, body?: unknown): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const req = request(`${server.url}${path}`, { method, agent, headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "application/json", ...(payload ? { "Content-Length": String(payload.length) } : {}) } }, (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode && res.statusCode < 300 ? resolve(res.statusCode) : reject(new Error(`${method} ${path}: ${res.statusCode}`))));
+      });
+      req.on("error", reject);
+      req.end(payload);
+    });
+}
+
+const pod = (name: string) => ({ apiVersion: "v1", kind: "Pod", metadata: { name, labels: { bench: "1" } }, spec: { containers: [{ name: "main", image: "busybox:1.36", command: ["sleep", "3600"], resources: { requests: { cpu: "10m", memory: "16Mi" } } }] } });
+
+async function latency(server: Server, clients: 1 | 50, prefix: string): Promise<{ create: number[]; get: number[] }> {
+  const call = client(server, clients);
+  const create: number[] = [];
+  const get: number[] = [];
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      for (let i = 0; i < SAMPLES_PER_CLIENT[clients]; i++) {
+        const name = `${prefix}-${c}-${i}`;
+        let t = performance.now();
+        await call("POST", "/api/v1/namespaces/default/pods", pod(name));
+        create.push(performance.now() - t);
+        t = performance.now();
+        await call("GET", `/api/v1/namespaces/default/pods/${name}`);
+        get.push(performance.now() - t);
+      }
+    }),
+  );
+  return { create, get };
+}
+
+async function clientNodeThroughput(server: Server): Promise<number> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(server.kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: "throughput" } } });
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (next < CLIENT_NODE_CREATES) await core.createNamespacedPod({ namespace: "throughput", body: pod(`t-${next++}`) });
+    }),
+  );
+  return CLIENT_NODE_CREATES / ((performance.now() - start) / 1000);
+}
+
+async function watchLatency(server: Server): Promise<number[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: WATCHES + 5, ca: server.ca });
+  const sentAt = new Map<string, number>();
+  const samples: number[] = [];
+  let ready = 0;
+  let received = 0;
+  let allReceived!: () => void;
+  const done = new Promise<void>((resolve) => (allReceived = resolve));
+  const streams = Array.from({ length: WATCHES }, () =>
+    new Promise<() => void>((resolve) => {
+      const req = request(`${server.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${Number.MAX_SAFE_INTEGER}&labelSelector=watch%3D1`, { agent, headers: { Authorization: `Bearer ${server.token}` } }, (res) => {
+        ready++;
+        let buffered = "";
+        res.on("data", (chunk: Buffer) => {
+          const now = performance.now();
+          buffered += chunk.toString();
+          let newline: number;
+          while ((newline = buffered.indexOf("\n")) >= 0) {
+            const event = JSON.parse(buffered.slice(0, newline)) as { object: { metadata: { name: string } } };
+            buffered = buffered.slice(newline + 1);
+            samples.push(now - (sentAt.get(event.object.metadata.name) ?? now));
+            if (++received === WATCHES * WATCH_EVENTS) allReceived();
+          }
+        });
+        resolve(() => req.destroy());
+      });
+      req.on("error", () => {});
+      req.end();
+    }),
+  );
+  const closers = await Promise.all(streams);
+  if (ready !== WATCHES) throw new Error("not all watches opened");
+  const call = client(server, 1);
+  for (let i = 0; i < WATCH_EVENTS; i++) {
+    const name = `w-${i}`;
+    sentAt.set(name, performance.now());
+    await call("POST", "/api/v1/namespaces/default/configmaps", { metadata: { name, labels: { watch: "1" } }, data: { i: String(i) } });
+  }
+  await done;
+  for (const close of closers) close();
+  agent.destroy();
+  return samples;
+}
+
+async function memoryWithPods(server: Server): Promise<{ rss: number; seconds: number; listMs: number }> {
+  const call = client(server, 50);
+  await call("POST", "/api/v1/namespaces", { metadata: { name: "memory" } });
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (next < MEMORY_PODS) await call("POST", "/api/v1/namespaces/memory/pods", pod(`m-${next++}`));
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  const t = performance.now();
+  await call("GET", "/api/v1/namespaces/memory/pods");
+  const listMs = performance.now() - t;
+  return { rss: rssMiB(server.pid), seconds, listMs };
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), "berth-bench-"));
+const server = await startServer(dataDir);
+try {
+  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`);
+  console.log(`server RSS at start: ${rssMiB(server.pid).toFixed(0)} MiB`);
+  await latency(server, 1, "warm");
+  for (const clients of [1, 50] as const) {
+    const { create, get } = await latency(server, clients, `c${clients}`);
+    console.log(`${clients} client(s): create ${summary(create)}; get ${summary(get)}`);
+  }
+  console.log(`client-node pod creates, 50 concurrent: ${(await clientNodeThroughput(server)).toFixed(0)} creates/s`);
+  console.log(`watch delivery, ${WATCHES} watches x ${WATCH_EVENTS} events: ${summary(await watchLatency(server))}`);
+  const memory = await memoryWithPods(server);
+  console.log(`${MEMORY_PODS} more pods created in ${memory.seconds.toFixed(1)} s (${(MEMORY_PODS / memory.seconds).toFixed(0)}/s); list of ${MEMORY_PODS} pods ${memory.listMs.toFixed(0)} ms`);
+  console.log(`server RSS holding ${MEMORY_PODS + 2 * 500 + 50 * 40 * 2 + CLIENT_NODE_CREATES}+ pods: ${memory.rss.toFixed(0)} MiB`);
+} finally {
+  await server.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
