@@ -1,13 +1,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { ContainerCgroup } from "../../../src/cluster/runtime/process/cgroups.ts";
 import { ProcessRuntime } from "../../../src/cluster/runtime/process/process-runtime.ts";
 import { containerConfig, isRoot, podConfig, tempDir, waitForExit } from "./helpers.ts";
 
 test("without writable cgroups every requested limit is reported as not enforced", () => {
-  const { cgroup, warnings } = ContainerCgroup.create({ trackingHasKill: false }, "x", { memoryLimitBytes: 64 << 20, cpuLimitMillis: 500 });
+  const { cgroup, warnings } = ContainerCgroup.create({ trackingHasKill: false, instanceDirectories: [] }, "x", { memoryLimitBytes: 64 << 20, cpuLimitMillis: 500 });
   assert.equal(cgroup, undefined);
   assert.deepEqual(
     warnings.map((w) => w.reason),
@@ -15,7 +15,7 @@ test("without writable cgroups every requested limit is reported as not enforced
   );
   assert.match(warnings[0]?.message ?? "", /memory limit of 67108864 bytes is not enforced/);
   assert.match(warnings[1]?.message ?? "", /cpu limit of 500m is not enforced/);
-  assert.deepEqual(ContainerCgroup.create({ trackingHasKill: false }, "x", {}).warnings, []);
+  assert.deepEqual(ContainerCgroup.create({ trackingHasKill: false, instanceDirectories: [] }, "x", {}).warnings, []);
 });
 
 describe("cgroup limits", { skip: isRoot ? false : "cgroups need root (CI runs as root)" }, () => {
@@ -59,5 +59,20 @@ describe("cgroup limits", { skip: isRoot ? false : "cgroups need root (CI runs a
       await runtime.stopContainer(containerId, 0);
       await runtime.removeContainer(containerId);
     })();
+  });
+
+  test("cgroups left behind by a runtime process that died are removed by the next one", async (t) => {
+    const parent = runtime.host.cgroups.trackingRoot && dirname(runtime.host.cgroups.trackingRoot);
+    if (!parent) return t.skip("no writable cgroup hierarchy on this host");
+    // A pid above the kernel's maximum can never be alive.
+    const stale = join(parent, "runtime-4194305-0badf00d");
+    mkdirSync(join(stale, "some-container"), { recursive: true });
+    const next = await ProcessRuntime.create({ stateDirectory: tempDir("berth-state-") });
+    assert.equal(existsSync(stale), false);
+    const own = next.host.cgroups.instanceDirectories;
+    assert.ok(own.length > 0 && own.every((dir) => existsSync(dir)));
+    assert.ok(runtime.host.cgroups.instanceDirectories.every((dir) => existsSync(dir)), "a live runtime's cgroups are left alone");
+    await next.close();
+    assert.ok(own.every((dir) => !existsSync(dir)), "a runtime removes its own cgroups on close");
   });
 });

@@ -9,7 +9,8 @@
 //    only to track and kill processes.
 // Anything that cannot be set up is reported, never fatal: the runtime then runs without that guarantee.
 
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { ContainerResources, RuntimeWarning } from "../cri.ts";
 
@@ -27,6 +28,8 @@ export interface CgroupLayout {
   memoryVersion?: 1 | 2;
   cpuRoot?: string;
   cpuVersion?: 1 | 2;
+  /** This runtime's own directory in each hierarchy used, removed on close. */
+  instanceDirectories: string[];
 }
 
 function tryMkdir(path: string): boolean {
@@ -47,43 +50,138 @@ function tryWrite(path: string, value: string): boolean {
   }
 }
 
-/** Finds which hierarchies this process may create cgroups in. Empty when not root or nothing is writable. */
-export function detectCgroupLayout(isRoot: boolean): CgroupLayout {
-  const layout: CgroupLayout = { trackingHasKill: false };
-  if (!isRoot) return layout;
-  if (existsSync(join(CGROUP_ROOT, "cgroup.controllers"))) {
-    const parent = join(CGROUP_ROOT, PARENT);
-    if (!tryMkdir(parent)) return layout;
-    // Controllers must be enabled in every ancestor's subtree_control to appear in our cgroups.
-    const available = readFileSync(join(CGROUP_ROOT, "cgroup.controllers"), "utf8").split(/\s+/);
-    for (const controller of ["memory", "cpu"]) {
-      if (!available.includes(controller)) continue;
-      if (tryWrite(join(CGROUP_ROOT, "cgroup.subtree_control"), `+${controller}`)) {
-        tryWrite(join(parent, "cgroup.subtree_control"), `+${controller}`);
+/** Each runtime process has its own directory below PARENT, so leftovers of a dead one can be told apart. */
+const INSTANCE_PREFIX = "runtime-";
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Kills what is left in a cgroup directory and removes it; a cgroup can only be removed once empty. */
+function killAndRemove(dir: string): void {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    }
+    if (!tryWrite(join(dir, "cgroup.kill"), "1")) {
+      const pids = readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
       }
     }
-    const enabled = readFileSync(join(parent, "cgroup.subtree_control"), "utf8").split(/\s+/);
-    layout.trackingRoot = parent;
-    layout.trackingHasKill = existsSync(join(parent, "cgroup.kill"));
-    if (enabled.includes("memory")) Object.assign(layout, { memoryRoot: parent, memoryVersion: 2 });
-    if (enabled.includes("cpu")) Object.assign(layout, { cpuRoot: parent, cpuVersion: 2 });
+    sleepSync(10);
+  }
+}
+
+/**
+ * Removes the cgroups of runtime processes that died without cleaning up (killed, crashed). Their
+ * containers' processes, if any survived, are killed first.
+ */
+function removeStaleInstances(parent: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const match = new RegExp(`^${INSTANCE_PREFIX}(\\d+)-`).exec(entry);
+    if (!match || processExists(Number(match[1]))) continue;
+    const instance = join(parent, entry);
+    try {
+      for (const child of readdirSync(instance, { withFileTypes: true })) {
+        if (child.isDirectory()) killAndRemove(join(instance, child.name));
+      }
+      killAndRemove(instance);
+    } catch {
+      // Best effort: another runtime may be cleaning up the same leftovers.
+    }
+  }
+}
+
+/**
+ * Makes <hierarchy>/berth/runtime-<pid>, after clearing leftovers of dead runtimes. On cgroup v2 the
+ * controllers are enabled on the way down, since a controller is only available where every ancestor's
+ * cgroup.subtree_control enables it.
+ */
+function prepareInstance(hierarchy: string, instanceName: string, v2Controllers: string[] = []): string | undefined {
+  const parent = join(hierarchy, PARENT);
+  if (!tryMkdir(parent)) return undefined;
+  removeStaleInstances(parent);
+  const instance = join(parent, instanceName);
+  if (!tryMkdir(instance)) return undefined;
+  for (const controller of v2Controllers) {
+    for (const dir of [hierarchy, parent, instance]) {
+      if (!tryWrite(join(dir, "cgroup.subtree_control"), `+${controller}`)) break;
+    }
+  }
+  return instance;
+}
+
+/** Finds which hierarchies this process may create cgroups in. Empty when not root or nothing is writable. */
+export function detectCgroupLayout(isRoot: boolean): CgroupLayout {
+  const layout: CgroupLayout = { trackingHasKill: false, instanceDirectories: [] };
+  if (!isRoot) return layout;
+  // One directory per runtime object (a process may run several), named after the process for clean-up.
+  const instanceName = `${INSTANCE_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`;
+  if (existsSync(join(CGROUP_ROOT, "cgroup.controllers"))) {
+    const available = readFileSync(join(CGROUP_ROOT, "cgroup.controllers"), "utf8").split(/\s+/);
+    const instance = prepareInstance(CGROUP_ROOT, instanceName, ["memory", "cpu"].filter((c) => available.includes(c)));
+    if (!instance) return layout;
+    const enabled = readFileSync(join(instance, "cgroup.subtree_control"), "utf8").split(/\s+/);
+    layout.instanceDirectories.push(instance);
+    layout.trackingRoot = instance;
+    layout.trackingHasKill = existsSync(join(instance, "cgroup.kill"));
+    if (enabled.includes("memory")) Object.assign(layout, { memoryRoot: instance, memoryVersion: 2 });
+    if (enabled.includes("cpu")) Object.assign(layout, { cpuRoot: instance, cpuVersion: 2 });
     return layout;
   }
   const unified = join(CGROUP_ROOT, "unified");
-  if (existsSync(join(unified, "cgroup.procs")) && tryMkdir(join(unified, PARENT))) {
-    layout.trackingRoot = join(unified, PARENT);
-    layout.trackingHasKill = existsSync(join(unified, PARENT, "cgroup.kill"));
+  const tracking = existsSync(join(unified, "cgroup.procs")) ? prepareInstance(unified, instanceName) : undefined;
+  if (tracking) {
+    layout.instanceDirectories.push(tracking);
+    layout.trackingRoot = tracking;
+    layout.trackingHasKill = existsSync(join(tracking, "cgroup.kill"));
   }
-  const memory = join(CGROUP_ROOT, "memory");
-  if (existsSync(join(memory, "memory.limit_in_bytes")) && tryMkdir(join(memory, PARENT))) {
-    Object.assign(layout, { memoryRoot: join(memory, PARENT), memoryVersion: 1 });
-    layout.trackingRoot ??= join(memory, PARENT);
+  const memory = existsSync(join(CGROUP_ROOT, "memory", "memory.limit_in_bytes")) ? prepareInstance(join(CGROUP_ROOT, "memory"), instanceName) : undefined;
+  if (memory) {
+    layout.instanceDirectories.push(memory);
+    Object.assign(layout, { memoryRoot: memory, memoryVersion: 1 });
+    layout.trackingRoot ??= memory;
   }
-  const cpu = join(CGROUP_ROOT, "cpu");
-  if (existsSync(join(cpu, "cpu.cfs_quota_us")) && tryMkdir(join(cpu, PARENT))) {
-    Object.assign(layout, { cpuRoot: join(cpu, PARENT), cpuVersion: 1 });
+  const cpu = existsSync(join(CGROUP_ROOT, "cpu", "cpu.cfs_quota_us")) ? prepareInstance(join(CGROUP_ROOT, "cpu"), instanceName) : undefined;
+  if (cpu) {
+    layout.instanceDirectories.push(cpu);
+    Object.assign(layout, { cpuRoot: cpu, cpuVersion: 1 });
   }
   return layout;
+}
+
+/** Removes this runtime's own cgroup directories (on close, after every container is gone). */
+export function removeInstanceCgroups(layout: CgroupLayout): void {
+  for (const dir of layout.instanceDirectories) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // Not empty (a container still being removed) or already gone: the next runtime cleans it up.
+    }
+  }
 }
 
 function readCounter(path: string, key: string): number {

@@ -33,7 +33,7 @@ import type {
 import { RuntimeError } from "../cri.ts";
 import { CriLogWriter } from "../cri-log.ts";
 import { parseImageReference } from "../image-reference.ts";
-import { ContainerCgroup } from "./cgroups.ts";
+import { ContainerCgroup, removeInstanceCgroups } from "./cgroups.ts";
 import { detectHostCapabilities, listHostSubmounts, type HostCapabilities } from "./host-capabilities.ts";
 import { LaunchedProcess } from "./launched-process.ts";
 import { execPlan, isolatedContainerPlan, plainContainerPlan } from "./launch-scripts.ts";
@@ -537,6 +537,7 @@ export class ProcessRuntime implements ContainerRuntime {
   async close(): Promise<void> {
     await Promise.all([...this.sandboxes.keys()].map((id) => this.removePodSandbox(id)));
     await Promise.all([...this.containers.keys()].map((id) => this.removeContainer(id)));
+    removeInstanceCgroups(this.host.cgroups);
     if (this.ownsStateDirectory) rmSync(this.stateDirectory, { recursive: true, force: true });
   }
 }
