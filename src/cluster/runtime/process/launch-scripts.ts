@@ -56,8 +56,10 @@ export function pausePlan(tools: HostTools, hostname: string): SpawnPlan {
     `exec 4<&0`,
     `(while read -r _ <&4; do :; done; kill -TERM 1) &`,
     `echo ready`,
-    // "wait" reaps any child, including orphans re-parented to us; the sleep only keeps "wait" blocking.
-    `while :; do sleep 2147483647 & wait; done`,
+    // "wait" blocks on the watcher above and meanwhile reaps every other child too, including orphans
+    // re-parented to us as PID 1. It returns only when the watcher ended, i.e. the runtime is gone.
+    `wait`,
+    `exit 0`,
   ].join("\n");
   return {
     file: tools.unshare ?? "unshare",

@@ -61,8 +61,10 @@ export class PodSandbox {
 
   /** Kills the pause process, and with it every process in the pod's pid namespace. */
   async stopIsolation(): Promise<void> {
+    // Only the pause process: unshare then reaps it and exits by itself. Killing unshare as well would
+    // orphan the pause process to the host's init, which on some hosts never reaps it (a zombie per pod).
     if (this.pausePid !== undefined) signalProcess(this.pausePid, "SIGKILL");
-    if (this.pause?.pid !== undefined) signalProcess(this.pause.pid, "SIGKILL");
+    else if (this.pause?.pid !== undefined) signalProcess(this.pause.pid, "SIGKILL");
     await this.pauseExited;
   }
 }
