@@ -188,6 +188,28 @@ for (const mode of ["plain", "isolated"] as const) {
       assert.equal((await session.exited).exitCode, 137);
     });
 
+    test("a container created with tty runs on a terminal; attach can resize it", async () => {
+      const { containerId, warnings } = await runtime.createContainer(
+        podId,
+        containerConfig("terminal", ["sh", "-c", "tty; stty size; read line; stty size; exit 3"], { tty: true, stdin: true }),
+        pod,
+      );
+      assert.deepEqual(warnings, []);
+      const session = await (async () => {
+        await runtime.startContainer(containerId);
+        return runtime.attach(containerId, { stdin: true });
+      })();
+      assert.equal(session.stderr, null);
+      const { logPath } = await runtime.containerStatus(containerId);
+      await waitForLogText(logPath, "24 80");
+      await session.resize({ cols: 132, rows: 50 });
+      session.stdin?.write("go\r");
+      assert.equal((await session.exited).exitCode, 3);
+      const log = readLog(logPath).stdout;
+      assert.match(log, /\/dev\/pts\/\d+/);
+      assert.match(log, /50 132/);
+    });
+
     test("container events follow the lifecycle", async () => {
       const seen: ContainerEvent["type"][] = [];
       const { containerId: id } = await (async () => {

@@ -142,20 +142,11 @@ export interface ExecLaunch {
   isolatedTargetPid?: number;
   workingDir: string;
   command: string[];
-  /** Run the command on a pseudo-terminal of its own through script(1). */
-  tty?: { cols: number; rows: number };
 }
 
 /** A process started next to a running container's main process, sharing its namespaces, root and cgroups. */
 export function execPlan(launch: ExecLaunch): SpawnPlan {
-  const { tools } = launch;
-  let command = launch.command;
-  if (launch.tty) {
-    // script(1) from util-linux allocates the pseudo-terminal (no native pty binding needed); the size is set
-    // from inside before the command starts so the first screen is drawn right.
-    const inner = `stty cols ${launch.tty.cols} rows ${launch.tty.rows} 2>/dev/null; exec ${command.map(shellQuote).join(" ")}`;
-    command = [tools.script ?? "script", "--quiet", "--return", "--echo", "always", "--command", inner, "/dev/null"];
-  }
+  const { tools, command } = launch;
   const lines = [FAIL, ...joinCgroups(launch.cgroupDirectories)];
   if (launch.isolatedTargetPid !== undefined) {
     // nsenter --root/--wd take the container's chroot and cwd from its main process.

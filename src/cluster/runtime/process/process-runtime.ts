@@ -1,7 +1,6 @@
 // The `process` runtime: every container is a group of host processes. See ../README.md for what it
 // guarantees with and without root.
 
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,7 +38,7 @@ import { LaunchedProcess } from "./launched-process.ts";
 import { execPlan, isolatedContainerPlan, plainContainerPlan } from "./launch-scripts.ts";
 import { PodSandbox } from "./pod-sandbox.ts";
 import { ProcessImageService, type ImagePolicy } from "./process-images.ts";
-import { findTerminalDescendant } from "./process-tree.ts";
+import { DEFAULT_TERMINAL_SIZE, onPseudoTerminal, resizeTerminal } from "./terminal.ts";
 
 /** What containers get when their env has no PATH: an image would normally provide one. */
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -226,8 +225,8 @@ export class ProcessRuntime implements ContainerRuntime {
       const list = (config.mounts ?? []).map((m) => `${m.containerPath} (host directory ${m.hostPath})`).join(", ");
       warnings.push({ reason: "IsolationUnavailable", message: `volumes are not mounted at their mountPath without pod isolation: ${list}` });
     }
-    if (config.tty) {
-      warnings.push({ reason: "TtyNotSupported", message: "the process runtime does not give a container's main process a terminal; its output is piped" });
+    if (config.tty && !this.host.tools.script) {
+      warnings.push({ reason: "TtyNotSupported", message: "no terminal for this container: script(1) is missing (Debian package bsdutils); its output is piped" });
     }
     const id = newId();
     const { cgroup, warnings: limitWarnings } = ContainerCgroup.create(this.host.cgroups, id, config.resources);
@@ -268,7 +267,8 @@ export class ProcessRuntime implements ContainerRuntime {
   async startContainer(containerId: string): Promise<void> {
     const record = this.container(containerId);
     if (record.state !== "created") throw new RuntimeError("RunContainerError", `container ${containerId} is ${record.state}, not created`);
-    const command = [...(record.config.command ?? []), ...(record.config.args ?? [])];
+    let command = [...(record.config.command ?? []), ...(record.config.args ?? [])];
+    if (record.config.tty && this.host.tools.script) command = onPseudoTerminal(this.host.tools, command, DEFAULT_TERMINAL_SIZE);
     const cgroupDirectories = record.cgroup?.directories ?? [];
     let plan;
     if (this.isolation && record.sandbox.pausePid !== undefined) {
@@ -435,8 +435,7 @@ export class ProcessRuntime implements ContainerRuntime {
       cgroupDirectories: record.cgroup?.directories ?? [],
       ...(this.isolation ? { isolatedTargetPid: main } : {}),
       workingDir: record.workingDir,
-      command: options.cmd,
-      ...(options.tty ? { tty: options.size ?? { cols: 80, rows: 24 } } : {}),
+      command: options.tty ? onPseudoTerminal(this.host.tools, options.cmd, options.size ?? DEFAULT_TERMINAL_SIZE) : options.cmd,
     });
     // No cgroup handed over: killing an exec must not kill the container it runs in.
     return new LaunchedProcess({ plan, env: record.env, stdin: options.stdin === true, behindNsenter: this.isolation });
@@ -483,13 +482,7 @@ export class ProcessRuntime implements ContainerRuntime {
       stderr,
       exited,
       resize: async (size: TerminalSize) => {
-        if (!options.tty || launched.pid === undefined || !tools.stty) return;
-        const terminalUser = findTerminalDescendant(launched.pid);
-        if (terminalUser === undefined) return;
-        // Opening the pty through /proc works from outside the container's mount namespace.
-        await new Promise<void>((done) =>
-          execFile(tools.stty as string, ["-F", `/proc/${terminalUser}/fd/0`, "cols", String(size.cols), "rows", String(size.rows)], () => done()),
-        );
+        if (options.tty && launched.pid !== undefined) await resizeTerminal(tools, launched.pid, size);
       },
       close: () => launched.killAll(),
     };
@@ -529,7 +522,19 @@ export class ProcessRuntime implements ContainerRuntime {
         if (record.config.stdinOnce) containerStdin.end();
       });
     }
-    return { stdin, stdout, stderr, exited, resize: async () => undefined, close: detach };
+    const tty = record.config.tty === true && this.host.tools.script !== undefined;
+    const launcherPid = record.process?.pid;
+    return {
+      stdin,
+      stdout,
+      // On a terminal both streams arrive merged on stdout.
+      stderr: tty ? null : stderr,
+      exited,
+      resize: async (size: TerminalSize) => {
+        if (tty && launcherPid !== undefined) await resizeTerminal(this.host.tools, launcherPid, size);
+      },
+      close: detach,
+    };
   }
 
   // ------------------------------------------------------------------------------------------ shutdown
