@@ -97,6 +97,9 @@ export function isolatedContainerPlan(launch: IsolatedLaunch): SpawnPlan {
     `mount -t overlay -o lowerdir=/,upperdir=${layer}/upper,workdir=${layer}/work berth-rootfs ${root} || fail "cannot mount the container's root"`,
     `mount --rbind /dev ${inRoot("/dev")} && mount --rbind /sys ${inRoot("/sys")} && mount -t proc proc ${inRoot("/proc")} || fail "cannot mount /dev, /sys, /proc"`,
     ...launch.hostSubmounts.map((point) => `[ -d ${shellQuote(point)} ] && mount --rbind ${shellQuote(point)} ${inRoot(point)} 2>/dev/null`),
+    // When the layer directory lies on one of those mounts (a tmpfs /tmp), the recursive bind copied the
+    // container's own root into itself: detach that copy.
+    `mountpoint -q ${inRoot(launch.layerDirectory)} 2>/dev/null && umount -R -l ${inRoot(launch.layerDirectory)}`,
     ...launch.mounts.flatMap((mount) => {
       const target = inRoot(mount.containerPath);
       const source = shellQuote(mount.hostPath);
