@@ -4,7 +4,7 @@ import { HttpMethod, RequestContext, ResponseContext } from "@kubernetes/client-
 import { FlowControlledHttp } from "../../src/kube/http.ts";
 
 function response(status: number, headers: Record<string, string> = {}): ResponseContext {
-  return new ResponseContext(status, headers, { text: async () => "", binary: async () => Buffer.alloc(0) });
+  return new ResponseContext(status, headers, { text: async () => "", binary: async () => Buffer.alloc(0), stream: () => null as never });
 }
 
 function fake(script: (ResponseContext | Error)[]) {
