@@ -5,7 +5,6 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { PassThrough } from "node:stream";
 import { EventEmitter } from "node:events";
 import type {
   ContainerConfig,
@@ -27,7 +26,6 @@ import type {
   RuntimeInfo,
   RuntimeWarning,
   StreamingSession,
-  TerminalSize,
 } from "../cri.ts";
 import { RuntimeError } from "../cri.ts";
 import { CriLogWriter } from "../cri-log.ts";
@@ -38,7 +36,8 @@ import { LaunchedProcess } from "./launched-process.ts";
 import { execPlan, isolatedContainerPlan, plainContainerPlan } from "./launch-scripts.ts";
 import { PodSandbox } from "./pod-sandbox.ts";
 import { ProcessImageService, type ImagePolicy } from "./process-images.ts";
-import { DEFAULT_TERMINAL_SIZE, onPseudoTerminal, resizeTerminal } from "./terminal.ts";
+import { attachSession, collectExec, execSession } from "./streaming-sessions.ts";
+import { DEFAULT_TERMINAL_SIZE, onPseudoTerminal } from "./terminal.ts";
 
 /** What containers get when their env has no PATH: an image would normally provide one. */
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -442,50 +441,11 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   async execSync(containerId: string, cmd: string[], timeoutSeconds: number): Promise<ExecSyncResult> {
-    const launched = this.launchExec(containerId, { cmd });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    launched.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-    launched.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    let timedOut = false;
-    const timer =
-      timeoutSeconds > 0
-        ? setTimeout(() => {
-            timedOut = true;
-            launched.killAll();
-          }, timeoutSeconds * 1000)
-        : undefined;
-    const exit = await launched.exited;
-    clearTimeout(timer);
-    if (exit.startError) stderr.push(Buffer.from(`${exit.startError}\n`));
-    return { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), exitCode: exit.startError ? 126 : exit.exitCode, timedOut };
+    return collectExec(this.launchExec(containerId, { cmd }), timeoutSeconds);
   }
 
   async exec(containerId: string, options: ExecOptions): Promise<StreamingSession> {
-    const launched = this.launchExec(containerId, options);
-    // Own streams, ended only after the exit, so a launch failure can still be reported on them.
-    const stdout = new PassThrough();
-    const stderr = options.tty ? null : new PassThrough();
-    launched.stdout.pipe(stdout, { end: false });
-    if (stderr) launched.stderr.pipe(stderr, { end: false });
-    else launched.stderr.resume();
-    const exited = launched.exited.then((exit) => {
-      if (exit.startError) (stderr ?? stdout).write(`${exit.startError}\n`);
-      stdout.end();
-      stderr?.end();
-      return { exitCode: exit.startError ? 126 : exit.exitCode };
-    });
-    const tools = this.host.tools;
-    return {
-      stdin: launched.stdin,
-      stdout,
-      stderr,
-      exited,
-      resize: async (size: TerminalSize) => {
-        if (options.tty && launched.pid !== undefined) await resizeTerminal(tools, launched.pid, size);
-      },
-      close: () => launched.killAll(),
-    };
+    return execSession(this.launchExec(containerId, options), options.tty === true, this.host.tools);
   }
 
   async attach(containerId: string, options: { stdin: boolean }): Promise<StreamingSession> {
@@ -494,47 +454,14 @@ export class ProcessRuntime implements ContainerRuntime {
     if (options.stdin && !record.config.stdin) {
       throw new RuntimeError("InvalidAttach", `container ${record.config.metadata.name} was not created with stdin`);
     }
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    const forwardOut = (chunk: Buffer): void => void stdout.write(chunk);
-    const forwardErr = (chunk: Buffer): void => void stderr.write(chunk);
-    record.output.on("stdout", forwardOut);
-    record.output.on("stderr", forwardErr);
-    const detach = (): void => {
-      record.output.off("stdout", forwardOut);
-      record.output.off("stderr", forwardErr);
-      stdout.end();
-      stderr.end();
-    };
-    const exited = new Promise<{ exitCode: number }>((resolve) =>
-      record.output.once("exit", (exitCode: number) => {
-        detach();
-        resolve({ exitCode });
-      }),
-    );
-    let stdin: PassThrough | null = null;
-    const containerStdin = record.process?.stdin;
-    if (options.stdin && containerStdin) {
-      stdin = new PassThrough();
-      stdin.on("data", (chunk: Buffer) => containerStdin.write(chunk));
-      stdin.on("end", () => {
-        // stdinOnce: the first attach that closes stdin closes it for the container.
-        if (record.config.stdinOnce) containerStdin.end();
-      });
-    }
-    const tty = record.config.tty === true && this.host.tools.script !== undefined;
-    const launcherPid = record.process?.pid;
-    return {
-      stdin,
-      stdout,
-      // On a terminal both streams arrive merged on stdout.
-      stderr: tty ? null : stderr,
-      exited,
-      resize: async (size: TerminalSize) => {
-        if (tty && launcherPid !== undefined) await resizeTerminal(this.host.tools, launcherPid, size);
-      },
-      close: detach,
-    };
+    return attachSession({
+      output: record.output,
+      containerStdin: options.stdin ? (record.process?.stdin ?? null) : null,
+      stdinOnce: record.config.stdinOnce === true,
+      tty: record.config.tty === true && this.host.tools.script !== undefined,
+      launcherPid: record.process?.pid,
+      tools: this.host.tools,
+    });
   }
 
   // ------------------------------------------------------------------------------------------ shutdown
