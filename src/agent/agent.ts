@@ -1,0 +1,230 @@
+// The Berth agent: the program in a pod's agent container. It reads the variables the pod template gives
+// it (JENKINS_URL, JENKINS_SECRET, JENKINS_AGENT_NAME, JENKINS_AGENT_WORKDIR), opens one outbound
+// WebSocket to the controller (so it works through HTTP proxies and ingresses), proves it holds the secret
+// without sending it, runs the commands the controller sends, and streams their output back.
+//
+// Nothing is lost when the connection drops: commands keep running, their output is kept with byte
+// offsets, and after reconnecting the agent resends from the last offset the controller confirmed.
+//
+// This file is served to agents as one module (the controller strips its types), so it imports only
+// Node built-ins, and it needs only `node` (22 or newer, for the global WebSocket) from the image.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+
+export const PROTOCOL = "berth-agent-v1";
+
+/** What proves an agent holds its secret: a MAC over its name, the time and a one-off nonce. */
+export function agentMac(secret: string, name: string, timestamp: number, nonce: string): string {
+  return createHmac("sha256", secret).update(`${PROTOCOL}\n${name}\n${timestamp}\n${nonce}`).digest("hex");
+}
+
+// Messages, agent -> controller.
+export type AgentMessage =
+  | { type: "hello"; name: string; timestamp: number; nonce: string; mac: string; running: { id: string; produced: number }[] }
+  | { type: "output"; id: string; offset: number; stream: "stdout" | "stderr"; data: string }
+  | { type: "exit"; id: string; code: number | null; signal: string | null; error?: string }
+  | { type: "pong" };
+
+// Messages, controller -> agent.
+export type ControllerMessage =
+  | { type: "welcome" }
+  | { type: "refused"; reason: string }
+  | { type: "run"; id: string; command: string[]; cwd?: string; env?: Record<string, string> }
+  | { type: "resume"; id: string; offset: number }
+  | { type: "ack"; id: string; offset: number }
+  | { type: "signal"; id: string; signal: NodeJS.Signals }
+  | { type: "forget"; id: string }
+  | { type: "ping" }
+  | { type: "stop" };
+
+interface Chunk {
+  offset: number;
+  stream: "stdout" | "stderr";
+  data: Buffer;
+}
+
+interface Command {
+  id: string;
+  child?: ChildProcess;
+  chunks: Chunk[];
+  produced: number;
+  exit?: { type: "exit"; id: string; code: number | null; signal: string | null; error?: string };
+}
+
+export interface AgentEnvironment {
+  JENKINS_URL?: string;
+  JENKINS_SECRET?: string;
+  JENKINS_AGENT_NAME?: string;
+  JENKINS_AGENT_WORKDIR?: string;
+  [key: string]: string | undefined;
+}
+
+const SILENCE_LIMIT_MS = 30_000;
+const RECONNECT_MIN_MS = 200;
+const RECONNECT_MAX_MS = 5_000;
+const GIVE_UP_AFTER_MS = 10 * 60_000;
+
+/** Runs the agent until the controller says stop; resolves with the process exit code to use. */
+export async function runAgent(env: AgentEnvironment): Promise<number> {
+  const url = env.JENKINS_URL;
+  const secret = env.JENKINS_SECRET;
+  const name = env.JENKINS_AGENT_NAME;
+  if (!url || !secret || !name) {
+    console.error("berth-agent: JENKINS_URL, JENKINS_SECRET and JENKINS_AGENT_NAME must be set");
+    return 2;
+  }
+  if (typeof WebSocket !== "function") {
+    console.error(`berth-agent: this Node (${process.version}) has no WebSocket client; the agent needs Node 22 or newer`);
+    return 2;
+  }
+  const workdir = env.JENKINS_AGENT_WORKDIR || process.cwd();
+  mkdirSync(workdir, { recursive: true });
+  const endpoint = new URL("agent/connect", url);
+  endpoint.protocol = endpoint.protocol === "https:" ? "wss:" : "ws:";
+
+  const commands = new Map<string, Command>();
+  let socket: WebSocket | undefined;
+  let stopping = false;
+  let lastFailureStart: number | undefined;
+  let delay = RECONNECT_MIN_MS;
+
+  const send = (message: AgentMessage): void => {
+    if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  };
+  const sendFrom = (command: Command, offset: number): void => {
+    for (const chunk of command.chunks) {
+      const end = chunk.offset + chunk.data.length;
+      if (end <= offset) continue;
+      const data = chunk.data.subarray(Math.max(0, offset - chunk.offset));
+      send({ type: "output", id: command.id, offset: end - data.length, stream: chunk.stream, data: data.toString("base64") });
+    }
+    if (command.exit) send(command.exit);
+  };
+
+  const run = (message: Extract<ControllerMessage, { type: "run" }>): void => {
+    if (commands.has(message.id)) return; // a repeated request after a reconnect: already running
+    const command: Command = { id: message.id, chunks: [], produced: 0 };
+    commands.set(message.id, command);
+    const [file, ...args] = message.command;
+    let child: ChildProcess;
+    try {
+      // Its own process group, so that a signal reaches everything the command started.
+      child = spawn(file!, args, { cwd: message.cwd ?? workdir, env: { ...process.env, ...message.env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+      command.exit = { type: "exit", id: message.id, code: null, signal: null, error: (e as Error).message };
+      send(command.exit);
+      return;
+    }
+    command.child = child;
+    const collect = (stream: "stdout" | "stderr") => (data: Buffer) => {
+      const chunk = { offset: command.produced, stream, data };
+      command.produced += data.length;
+      command.chunks.push(chunk);
+      send({ type: "output", id: command.id, offset: chunk.offset, stream, data: data.toString("base64") });
+    };
+    child.stdout!.on("data", collect("stdout"));
+    child.stderr!.on("data", collect("stderr"));
+    child.on("error", (e) => {
+      command.exit ??= { type: "exit", id: command.id, code: null, signal: null, error: e.message };
+      send(command.exit);
+    });
+    child.on("close", (code, signal) => {
+      command.exit ??= { type: "exit", id: command.id, code, signal };
+      send(command.exit);
+    });
+  };
+
+  const handle = (message: ControllerMessage): void => {
+    switch (message.type) {
+      case "run":
+        return run(message);
+      case "resume": {
+        const command = commands.get(message.id);
+        if (command) sendFrom(command, message.offset);
+        else send({ type: "exit", id: message.id, code: null, signal: null, error: "the agent does not know this command (it restarted?)" });
+        return;
+      }
+      case "ack": {
+        // Output the controller has stored need not be kept for a resend.
+        const command = commands.get(message.id);
+        if (command) command.chunks = command.chunks.filter((c) => c.offset + c.data.length > message.offset);
+        return;
+      }
+      case "signal": {
+        const pid = commands.get(message.id)?.child?.pid;
+        if (pid !== undefined) {
+          try {
+            process.kill(-pid, message.signal);
+          } catch {
+            // already gone
+          }
+        }
+        return;
+      }
+      case "forget":
+        commands.delete(message.id);
+        return;
+      case "ping":
+        return send({ type: "pong" });
+      case "stop":
+        stopping = true;
+        socket?.close(1000, "stopped by the controller");
+        return;
+      case "welcome":
+      case "refused":
+        return;
+    }
+  };
+
+  return new Promise<number>((resolve) => {
+    const connect = (): void => {
+      const timestamp = Date.now();
+      const nonce = randomBytes(16).toString("hex");
+      const ws = new WebSocket(endpoint);
+      socket = ws;
+      let silence: NodeJS.Timeout | undefined;
+      const alive = () => {
+        clearTimeout(silence);
+        silence = setTimeout(() => ws.close(4000, "no word from the controller"), SILENCE_LIMIT_MS);
+      };
+      let refused = false;
+      ws.onopen = () => {
+        alive();
+        const running = [...commands.values()].map((c) => ({ id: c.id, produced: c.produced }));
+        send({ type: "hello", name, timestamp, nonce, mac: agentMac(secret, name, timestamp, nonce), running });
+      };
+      ws.onmessage = (event) => {
+        alive();
+        const message = JSON.parse(String(event.data)) as ControllerMessage;
+        if (message.type === "welcome") {
+          if (lastFailureStart !== undefined) console.error(`berth-agent: reconnected to ${endpoint.origin}`);
+          else console.error(`berth-agent: ${name} connected to ${endpoint.origin}`);
+          lastFailureStart = undefined;
+          delay = RECONNECT_MIN_MS;
+        }
+        if (message.type === "refused") {
+          refused = true;
+          console.error(`berth-agent: the controller refused this agent: ${message.reason}`);
+        }
+        handle(message);
+      };
+      ws.onclose = () => {
+        clearTimeout(silence);
+        if (stopping) return resolve(0);
+        if (refused) return resolve(1);
+        lastFailureStart ??= Date.now();
+        if (Date.now() - lastFailureStart > GIVE_UP_AFTER_MS) {
+          console.error(`berth-agent: no connection to ${endpoint.origin} for ${GIVE_UP_AFTER_MS / 60_000} minutes; giving up`);
+          return resolve(1);
+        }
+        setTimeout(connect, delay);
+        delay = Math.min(RECONNECT_MAX_MS, delay * 2);
+      };
+      ws.onerror = () => {
+        // onclose follows and reconnects
+      };
+    };
+    connect();
+  });
+}

@@ -1,0 +1,121 @@
+// The agent and the controller's agent endpoint, end to end: the agent program is fetched and started
+// exactly as a pod's agent container does it, as a real process.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import WebSocket from "ws";
+import { startAgentEndpoint, type AgentEndpoint } from "../../src/controller/agent-hub.ts";
+import { agentBootstrap } from "../../src/templates/agent-container.ts";
+import { agentMac } from "../../src/agent/agent.ts";
+
+interface StartedAgent {
+  child: ChildProcess;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function startAgent(endpoint: AgentEndpoint, name: string, secret: string): StartedAgent {
+  const [, ...args] = agentBootstrap();
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env["PATH"], JENKINS_URL: endpoint.url, JENKINS_SECRET: secret, JENKINS_AGENT_NAME: name, JENKINS_AGENT_WORKDIR: mkdtempSync(join(tmpdir(), "berth-agent-")) },
+    stdio: ["ignore", "inherit", "pipe"],
+  });
+  let err = "";
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, stderr: () => err, exit };
+}
+
+async function withEndpoint(t: { after(fn: () => unknown): void }): Promise<{ endpoint: AgentEndpoint; log: string[] }> {
+  const log: string[] = [];
+  const endpoint = await startAgentEndpoint({ log: (line) => log.push(line) });
+  t.after(() => endpoint.close());
+  return { endpoint, log };
+}
+
+test("an agent fetches its program, connects with its secret and runs commands with their exit codes", async (t) => {
+  const { endpoint } = await withEndpoint(t);
+  const agent = endpoint.hub.expect("agent-1", "s3cret-s3cret");
+  const process_ = startAgent(endpoint, "agent-1", "s3cret-s3cret");
+  t.after(() => process_.child.kill("SIGKILL"));
+  await agent.connected;
+  let stdout = "";
+  let stderr = "";
+  const run = agent.run(["sh", "-c", "echo hello; echo oops >&2; exit 3"], {
+    onOutput: (stream, data) => (stream === "stdout" ? (stdout += data) : (stderr += data)),
+  });
+  assert.deepEqual(await run.result, { code: 3, signal: null });
+  assert.equal(stdout, "hello\n");
+  assert.equal(stderr, "oops\n");
+  const missing = await agent.run(["/no/such/program"]).result;
+  assert.match(missing.error ?? "", /ENOENT/);
+  agent.stop();
+  assert.equal(await process_.exit, 0);
+});
+
+test("a wrong secret is refused and logged; the agent exits", async (t) => {
+  const { endpoint, log } = await withEndpoint(t);
+  endpoint.hub.expect("agent-2", "right-secret");
+  const agent = startAgent(endpoint, "agent-2", "wrong-secret");
+  assert.equal(await agent.exit, 1);
+  assert.match(agent.stderr(), /refused this agent: wrong secret/);
+  assert.match(log.join("\n"), /agent agent-2: refused connection from .*: wrong secret/);
+});
+
+test("unknown agents, replayed and stale hellos are refused", async (t) => {
+  const { endpoint, log } = await withEndpoint(t);
+  endpoint.hub.expect("agent-3", "secret");
+  const hello = (name: string, timestamp: number, nonce: string, secret = "secret") =>
+    new Promise<string>((resolve) => {
+      const ws = new WebSocket(`${endpoint.url.replace("http", "ws")}agent/connect`);
+      ws.on("open", () => ws.send(JSON.stringify({ type: "hello", name, timestamp, nonce, mac: agentMac(secret, name, timestamp, nonce), running: [] })));
+      ws.on("message", (data) => {
+        const message = JSON.parse(String(data)) as { type: string; reason?: string };
+        if (message.type === "welcome" || message.type === "refused") {
+          ws.close();
+          resolve(message.reason ?? message.type);
+        }
+      });
+    });
+  const now = Date.now();
+  assert.equal(await hello("agent-3", now, "n1"), "welcome");
+  assert.equal(await hello("agent-3", now, "n1"), "replayed hello");
+  assert.match(await hello("agent-3", now - 60 * 60_000, "n2"), /too old/);
+  assert.match(await hello("ghost", now, "n3"), /no such agent is expected/);
+  assert.equal(log.length, 3);
+});
+
+test("a dropped connection loses no output: the agent reconnects and resends from the last byte delivered", async (t) => {
+  const { endpoint } = await withEndpoint(t);
+  const agent = endpoint.hub.expect("agent-4", "secret-4");
+  const process_ = startAgent(endpoint, "agent-4", "secret-4");
+  t.after(() => process_.child.kill("SIGKILL"));
+  await agent.connected;
+  let output = "";
+  const run = agent.run(["sh", "-c", "i=1; while [ $i -le 40 ]; do echo line-$i; i=$((i+1)); sleep 0.02; done"], { onOutput: (_s, d) => (output += d) });
+  // Cut the connection twice while the command runs.
+  await new Promise((r) => setTimeout(r, 200));
+  endpoint.hub.dropConnections();
+  await new Promise((r) => setTimeout(r, 300));
+  endpoint.hub.dropConnections();
+  assert.deepEqual(await run.result, { code: 0, signal: null });
+  assert.equal(output, Array.from({ length: 40 }, (_, i) => `line-${i + 1}\n`).join(""));
+  assert.ok(agent.connectionCount >= 2, `connections: ${agent.connectionCount}`);
+});
+
+test("a signal reaches the command's whole process group", async (t) => {
+  const { endpoint } = await withEndpoint(t);
+  const agent = endpoint.hub.expect("agent-5", "secret-5");
+  const process_ = startAgent(endpoint, "agent-5", "secret-5");
+  t.after(() => process_.child.kill("SIGKILL"));
+  await agent.connected;
+  let started = false;
+  const run = agent.run(["sh", "-c", "sleep 30 & echo started; wait"], { onOutput: () => (started = true) });
+  while (!started) await new Promise((r) => setTimeout(r, 10));
+  run.signal("SIGTERM");
+  const result = await run.result;
+  assert.equal(result.signal, "SIGTERM");
+});
