@@ -1,7 +1,7 @@
 // Shared set-up for the runtime tests: a runtime in a temp directory, pod and container configs, waiting
 // for exits, and finding processes a test started (by an environment marker) to prove none were left.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
@@ -9,8 +9,16 @@ import type { ContainerConfig, ContainerRuntime, ContainerStatus, PodSandboxConf
 
 export const isRoot = process.getuid?.() === 0;
 
+const tempDirs: string[] = [];
+// Removed when the test file's process exits, after every runtime has been closed.
+process.on("exit", () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export function podConfig(name: string, logDirectory: string): PodSandboxConfig {
