@@ -1,15 +1,66 @@
 // The embedded cluster as the CLI sees it: one call that brings up the control plane over a data
-// directory. Today that is the API server; the scheduler and kubelet join in the next issue.
+// directory — the API server, then the scheduler and one kubelet per node (node-1 … node-N), all in this
+// process and all talking to the API server over HTTPS like separate components would.
 import { startApiServer, type RunningApiServer } from "./apiserver/index.ts";
+import { ApiClient } from "./client/api.ts";
+import { Kubelet } from "./kubelet/kubelet.ts";
+import { ProcessRuntime, type ProcessRuntimeOptions } from "./runtime/process/process-runtime.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
 
 export interface ClusterOptions {
   dataDir: string;
   port?: number;
+  /** Nodes to register, each with its kubelet; default 1. */
   nodes?: number;
+  /** Options of the process runtime, e.g. `{ imagePolicy: { unavailable: ["*:broken"] } }`. */
+  runtime?: ProcessRuntimeOptions;
 }
 
-export type RunningCluster = RunningApiServer;
+export interface RunningCluster extends RunningApiServer {
+  runtime: ProcessRuntime;
+  scheduler: Scheduler;
+  kubelets: Kubelet[];
+}
 
-export function startCluster(options: ClusterOptions): Promise<RunningCluster> {
-  return startApiServer({ dataDir: options.dataDir, port: options.port, nodes: options.nodes });
+export async function startCluster(options: ClusterOptions): Promise<RunningCluster> {
+  const nodes = options.nodes ?? 1;
+  const api = await startApiServer({ dataDir: options.dataDir, port: options.port, nodes });
+  const runtime = await ProcessRuntime.create(options.runtime ?? {});
+  const client = (component: string): ApiClient => new ApiClient({ url: api.url, token: api.adminToken, caCertPem: api.caCertPem, userAgent: `berth/${component}` });
+  const schedulerClient = client("scheduler");
+  const clients: ApiClient[] = [schedulerClient];
+  const scheduler = new Scheduler({ client: schedulerClient });
+  const kubelets: Kubelet[] = [];
+  for (let i = 1; i <= nodes; i++) {
+    const kubeletClient = client(`kubelet-node-${i}`);
+    clients.push(kubeletClient);
+    kubelets.push(new Kubelet({ nodeName: `node-${i}`, client: kubeletClient, runtime, dataDir: options.dataDir, serverToken: api.adminToken, apiServer: { host: "127.0.0.1", port: api.port } }));
+  }
+  try {
+    // Kubelets first, so nodes are Ready when the scheduler makes its first decisions.
+    await Promise.all(kubelets.map((k) => k.start()));
+    await scheduler.start();
+  } catch (error) {
+    await Promise.all(kubelets.map((k) => k.stop()));
+    scheduler.stop();
+    await runtime.close();
+    await api.stop();
+    throw error;
+  }
+  let stopped = false;
+  return {
+    ...api,
+    runtime,
+    scheduler,
+    kubelets,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      scheduler.stop();
+      await Promise.all(kubelets.map((k) => k.stop()));
+      await runtime.close();
+      for (const c of clients) c.close();
+      await api.stop();
+    },
+  };
 }

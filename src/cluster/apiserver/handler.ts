@@ -7,6 +7,7 @@ import { forbiddenReason, type Attributes, type Authenticator, type Authorizer, 
 import { apiGroupList, apiResourceList, apiVersions, openApiV2Json, OPENAPI_V2_PROTOBUF_TYPE, versionInfo } from "./discovery.ts";
 import { decodeProtobufObject, isProtobuf } from "./protobuf.ts";
 import type { PolicyRule } from "./rbac.ts";
+import type { KubeletProxy } from "./kubelet-proxy.ts";
 import { parseBool, resourceName, type DeleteOptions, type RestStore } from "./rest.ts";
 import { groupVersionOf, RESOURCE_TYPES, type ResourceType } from "./resources.ts";
 import { route, verbOf, type Route } from "./router.ts";
@@ -28,6 +29,8 @@ export interface HandlerOptions {
   issueToken?: (namespace: string, serviceAccount: KubeObject, request: JsonRecord) => JsonRecord;
   /** The RBAC rules of a user in a namespace, for SelfSubjectRulesReview. */
   rulesFor?: (user: UserInfo, namespace: string | undefined) => PolicyRule[];
+  /** Proxies pods/log, exec and attach to the pod's kubelet (kubelet-proxy.ts). */
+  kubeletProxy?: KubeletProxy;
 }
 
 const ANONYMOUS_PATHS = new Set(["/version", "/healthz", "/livez", "/readyz"]);
@@ -252,6 +255,7 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
         const pod = store.getStored(rt, namespace, name);
         const node = isRecord(pod.spec) ? pod.spec.nodeName : undefined;
         if (!node) throw badRequest(`pod ${name} does not have a host assigned`);
+        if (options.kubeletProxy) return options.kubeletProxy(req, res, pod, subresource, query);
         throw new ApiError(503, "ServiceUnavailable", `no kubelet is serving node "${String(node)}"`);
       }
       default:

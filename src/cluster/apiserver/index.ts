@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { ADMIN_USER, MastersAuthorizer, TokenAuthenticator } from "./auth.ts";
 import { bootstrapCluster } from "./bootstrap.ts";
 import { createHandler } from "./handler.ts";
+import { createKubeletProxy, handleUpgrade } from "./kubelet-proxy.ts";
 import { renderKubeconfig } from "./kubeconfig.ts";
 import { loadOrCreatePki } from "./pki.ts";
 import { RbacAuthorizer } from "./rbac.ts";
@@ -55,8 +56,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
     rulesFor: (user, namespace) => rbac.rulesFor(user, namespace),
     serverAddress: () => address,
     bookmarkIntervalMs: options.bookmarkIntervalMs,
+    kubeletProxy: createKubeletProxy(store, pki.adminToken),
   });
   const server: Server = createServer({ cert: pki.serverCertPem, key: pki.serverKeyPem, keepAliveTimeout: 30_000 }, handler);
+  // WebSocket exec/attach: the same handler, which hands the socket to the kubelet proxy.
+  server.on("upgrade", (req, socket, head) => handleUpgrade(req, socket, head, handler));
   // Malformed HTTP never reaches the handler; answer it as Node would by default, without logging.
   server.on("clientError", (_error, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");

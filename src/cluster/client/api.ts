@@ -1,0 +1,187 @@
+// A small JSON client for the Kubernetes API, used by the scheduler and the kubelets.
+//
+// Why not @kubernetes/client-node here: its v2 API turns every object into typed model classes (Dates,
+// renamed fields) and back on each call, which costs real CPU when a burst of a thousand pods goes through
+// the scheduler and kubelets, and its Watch puts a 30 s inactivity timeout on every watch. The components
+// only need raw JSON over HTTPS with keep-alive, list+watch and merge patches, which node:https gives
+// directly. The tests use client-node as a user would.
+import { Agent, request, type RequestOptions } from "node:https";
+import type { IncomingMessage } from "node:http";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kubernetes objects are open-ended JSON
+export type Obj = Record<string, any>;
+
+export interface ApiClientOptions {
+  url: string;
+  token: string;
+  caCertPem: string;
+  /** Who writes (kubelet/node-1, default-scheduler); sent as User-Agent. */
+  userAgent: string;
+}
+
+/** A non-2xx answer, carrying the metav1.Status the server sent. */
+export class ApiStatusError extends Error {
+  readonly code: number;
+  readonly reason: string;
+  readonly status: Obj | undefined;
+  constructor(code: number, status: Obj | undefined, text: string) {
+    super(typeof status?.message === "string" ? status.message : `HTTP ${code}: ${text.slice(0, 200)}`);
+    this.name = "ApiStatusError";
+    this.code = code;
+    this.reason = typeof status?.reason === "string" ? status.reason : "";
+    this.status = status;
+  }
+}
+
+export interface WatchEvent {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: Obj;
+}
+
+export interface WatchHandle {
+  /** Resolves when the stream ends (server closed, error, or stop()). */
+  done: Promise<void>;
+  stop(): void;
+}
+
+export class ApiClient {
+  readonly url: URL;
+  private readonly token: string;
+  private readonly agent: Agent;
+  private readonly userAgent: string;
+  private readonly caCertPem: string;
+
+  constructor(options: ApiClientOptions) {
+    this.url = new URL(options.url);
+    this.token = options.token;
+    this.caCertPem = options.caCertPem;
+    this.userAgent = options.userAgent;
+    this.agent = new Agent({ keepAlive: true, maxSockets: 16, ca: options.caCertPem });
+  }
+
+  private options(method: string, path: string, headers: Record<string, string>): RequestOptions {
+    return {
+      method,
+      host: this.url.hostname,
+      port: this.url.port,
+      path,
+      agent: this.agent,
+      ca: this.caCertPem,
+      headers: { Authorization: `Bearer ${this.token}`, Accept: "application/json", "User-Agent": this.userAgent, ...headers },
+    };
+  }
+
+  /** One request with a JSON (or merge-patch) body; resolves with the decoded answer, throws ApiStatusError. */
+  request(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<Obj> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string> = payload ? { "Content-Type": contentType, "Content-Length": String(payload.length) } : {};
+    return new Promise((resolve, reject) => {
+      const req = request(this.options(method, path, headers), (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", reject);
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let parsed: Obj | undefined;
+          try {
+            parsed = text ? (JSON.parse(text) as Obj) : {};
+          } catch {
+            parsed = undefined;
+          }
+          const code = res.statusCode ?? 0;
+          if (code >= 200 && code < 300 && parsed) resolve(parsed);
+          else reject(new ApiStatusError(code, parsed, text));
+        });
+      });
+      req.on("error", reject);
+      req.end(payload);
+    });
+  }
+
+  get(path: string): Promise<Obj> {
+    return this.request("GET", path);
+  }
+  create(path: string, body: Obj): Promise<Obj> {
+    return this.request("POST", path, body);
+  }
+  mergePatch(path: string, body: Obj): Promise<Obj> {
+    return this.request("PATCH", path, body, "application/merge-patch+json");
+  }
+  strategicPatch(path: string, body: Obj): Promise<Obj> {
+    return this.request("PATCH", path, body, "application/strategic-merge-patch+json");
+  }
+  delete(path: string, options?: Obj): Promise<Obj> {
+    return this.request("DELETE", path, options);
+  }
+
+  /** Streams watch events of a collection path from a resourceVersion; one callback per line. */
+  watch(path: string, query: URLSearchParams, onEvent: (event: WatchEvent) => void): WatchHandle {
+    const params = new URLSearchParams(query);
+    params.set("watch", "true");
+    params.set("allowWatchBookmarks", "true");
+    let response: IncomingMessage | undefined;
+    let stopped = false;
+    const req = request(this.options("GET", `${path}?${params.toString()}`, {}));
+    const done = new Promise<void>((resolve) => {
+      req.on("error", () => resolve());
+      req.on("response", (res) => {
+        response = res;
+        if (res.statusCode !== 200) {
+          res.resume();
+          res.on("end", () => resolve());
+          onEvent({ type: "ERROR", object: { code: res.statusCode, reason: res.statusCode === 410 ? "Expired" : "Error" } });
+          return;
+        }
+        let pending = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          pending += chunk;
+          let newline: number;
+          while ((newline = pending.indexOf("\n")) >= 0) {
+            const line = pending.slice(0, newline);
+            pending = pending.slice(newline + 1);
+            if (!line.trim() || stopped) continue;
+            try {
+              onEvent(JSON.parse(line) as WatchEvent);
+            } catch (error) {
+              // A handler bug must not kill the stream silently; report it and carry on.
+              console.error("berth: watch handler failed", error);
+            }
+          }
+        });
+        res.on("end", () => resolve());
+        res.on("error", () => resolve());
+        res.on("close", () => resolve());
+      });
+    });
+    req.end();
+    return {
+      done,
+      stop: () => {
+        stopped = true;
+        response?.destroy();
+        req.destroy();
+      },
+    };
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Path helpers for the few resources the components use. */
+export const paths = {
+  pods: (namespace?: string): string => (namespace ? `/api/v1/namespaces/${namespace}/pods` : "/api/v1/pods"),
+  pod: (namespace: string, name: string): string => `/api/v1/namespaces/${namespace}/pods/${name}`,
+  nodes: (): string => "/api/v1/nodes",
+  node: (name: string): string => `/api/v1/nodes/${name}`,
+  events: (namespace: string): string => `/api/v1/namespaces/${namespace}/events`,
+  lease: (name: string): string => `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${name}`,
+  leases: (): string => "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+  named: (namespace: string, plural: string, name: string): string => `/api/v1/namespaces/${namespace}/${plural}/${name}`,
+};
+
+export function isNotFound(error: unknown): boolean {
+  return error instanceof ApiStatusError && error.code === 404;
+}
