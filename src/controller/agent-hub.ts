@@ -167,10 +167,15 @@ export class AgentConnection {
     return true;
   }
 
+  /** Fails every command still running (the pod is gone: no agent will answer for them). */
+  failAll(error: string): void {
+    for (const command of [...this.commands.values()]) this.finish(command, { code: null, signal: null, error });
+  }
+
   /** Tells the agent to exit; commands still running fail. */
   stop(): void {
     this.send({ type: "stop" });
-    for (const command of this.commands.values()) this.finish(command, { code: null, signal: null, error: "the agent was stopped" });
+    this.failAll("the agent was stopped");
   }
 }
 

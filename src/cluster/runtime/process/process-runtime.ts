@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { EventEmitter } from "node:events";
 import type {
   ContainerConfig,
@@ -39,8 +39,12 @@ import { ProcessImageService, type ImagePolicy } from "./process-images.ts";
 import { attachSession, collectExec, execSession } from "./streaming-sessions.ts";
 import { DEFAULT_TERMINAL_SIZE, onPseudoTerminal } from "./terminal.ts";
 
-/** What containers get when their env has no PATH: an image would normally provide one. */
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/**
+ * What containers get when their env has no PATH: an image would normally provide one. The directory of
+ * the Node that runs Berth comes first, so that `node` in a container is a Node Berth supports (the
+ * default agent image is a Node image, and the host's own node may be older).
+ */
+const DEFAULT_PATH = `${dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
 
 export interface ProcessRuntimeOptions {
   /** Where per-container scratch directories go; default: a fresh directory under the OS temp dir. */

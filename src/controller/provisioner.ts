@@ -1,0 +1,510 @@
+// Provisioning: a build asks for an agent by label; the controller picks the cloud and template, waits
+// for room under the caps, creates the pod, tells the build log what happens to the pod as it happens,
+// fails fast with the precise reason when the pod cannot work, hands over the agent once it connected,
+// and when the build is done deletes or keeps the pod by its retention policy (or keeps the agent for
+// reuse while idleMinutes last). Orphaned pods of this controller are removed after a grace period.
+import { randomBytes } from "node:crypto";
+import { stringify } from "yaml";
+import { ApiException, PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Pod } from "@kubernetes/client-node";
+import type { Cloud, PodTemplate } from "../templates/model.ts";
+import { DEFAULT_AGENT_CONTAINER, DEFAULT_SLAVE_CONNECT_TIMEOUT } from "../templates/model.ts";
+import { agentNameFor, sanitizeLabel } from "../templates/naming.ts";
+import { assertValid, renderPod } from "../templates/render.ts";
+import { templateDisplayName } from "../templates/inherit.ts";
+import { cloneJson } from "../templates/pod-merge.ts";
+import { createKubeClient, type KubeClient } from "../kube/client.ts";
+import type { ConnectionSettings } from "../kube/connect.ts";
+import type { FlowControlOptions } from "../kube/http.ts";
+import { watchPods, type PodWatch } from "../kube/pod-watch.ts";
+import type { AgentConnection, AgentHub, RunningCommand, RunOptions } from "./agent-hub.ts";
+import { templateServes } from "./labels.ts";
+import { DEFAULT_FAIL_FAST, describeChanges, judgeLaunch, newLaunchWatch, type FailFastPolicy, type Verdict } from "./pod-report.ts";
+import { effectiveRetention, inspectCommands, keepPod } from "./retention.ts";
+import { CapacityQueue, describeShortage, hasRoom } from "./capacity.ts";
+
+/** Where a build's log lines go. */
+export interface BuildLog {
+  line(text: string): void;
+}
+
+export interface AgentRequest {
+  /** Label expression; unset: any NORMAL template. */
+  label?: string;
+  /** Cloud name; unset: the first cloud with a matching template. */
+  cloud?: string;
+  /** Templates defined by the running pipeline (podTemplate steps), searched before the cloud's. */
+  templates?: PodTemplate[];
+  /** Clouds the job's folders permit (for clouds with usageRestricted). */
+  permittedClouds?: string[];
+  log: BuildLog;
+  signal?: AbortSignal;
+}
+
+/** The launch of an agent failed; `verdict.infrastructure` says whether a retry on a new pod may help. */
+export class LaunchError extends Error {
+  readonly verdict: Verdict;
+
+  constructor(verdict: Verdict) {
+    super(verdict.message);
+    this.name = "LaunchError";
+    this.verdict = verdict;
+  }
+}
+
+export interface ControllerOptions {
+  clouds: Cloud[];
+  hub: AgentHub;
+  /** The URL agents connect back to (JENKINS_URL). */
+  controllerUrl: string;
+  /** How to reach each cloud's API server; default: from the cloud's serverUrl/serverCertificate/namespace. */
+  connectionFor?: (cloud: Cloud) => ConnectionSettings;
+  flowControl?: FlowControlOptions;
+  failFast?: FailFastPolicy;
+  /** How long to wait before trying again when a namespace's resource quota is exhausted. */
+  quotaRetryMs?: number;
+  /** Pods of this controller with no agent are deleted once this old (after a crash or restart). */
+  orphanGraceMs?: number;
+  /** The controller's own log (not a build's). */
+  log?: (line: string) => void;
+}
+
+const TEMPLATE_ANNOTATION = "berth.dev/template";
+const CONTROLLER_LABEL = "kubernetes.jenkins.io/controller";
+
+interface CloudState {
+  cloud: Cloud;
+  client: KubeClient;
+  watch: PodWatch;
+  queue: CapacityQueue;
+  /** Launches that have taken a place but whose pod the watch may not show yet. */
+  pending: Map<string, string>;
+}
+
+export class Controller {
+  private readonly options: ControllerOptions;
+  private readonly states = new Map<string, CloudState>();
+  private readonly leases = new Map<string, Lease>();
+  private readonly idle: Lease[] = [];
+  private readonly gcTimer: NodeJS.Timeout;
+  private stopped = false;
+
+  private constructor(options: ControllerOptions) {
+    this.options = options;
+    this.gcTimer = setInterval(() => void this.collectOrphans(), Math.max(1000, (options.orphanGraceMs ?? 60_000) / 2));
+    this.gcTimer.unref();
+  }
+
+  /** Connects to every cloud and starts its pod watch. */
+  static async start(options: ControllerOptions): Promise<Controller> {
+    const controller = new Controller(options);
+    const selector = `${CONTROLLER_LABEL}=${sanitizeLabel(withSlash(options.controllerUrl))}`;
+    for (const cloud of options.clouds) {
+      const client = createKubeClient(options.connectionFor?.(cloud) ?? connectionOf(cloud), options.flowControl);
+      const watch = await watchPods(client, { namespace: cloud.namespace ?? client.namespace, labelSelector: selector, onError: (e) => controller.log(`cloud ${cloud.name}: pod watch failed, restarting: ${String(e)}`) });
+      const state: CloudState = { cloud, client, watch, queue: new CapacityQueue(), pending: new Map() };
+      watch.on((event, pod) => controller.onPodEvent(state, event, pod));
+      controller.states.set(cloud.name, state);
+    }
+    return controller;
+  }
+
+  private log(line: string): void {
+    (this.options.log ?? ((l: string) => console.error(l)))(line);
+  }
+
+  /** API calls made so far, per cloud. */
+  apiStats(): Record<string, KubeClient["stats"]> {
+    return Object.fromEntries([...this.states].map(([name, s]) => [name, s.client.stats]));
+  }
+
+  /** Provisions (or reuses) an agent for `request`; resolves once the agent is connected. */
+  async requestAgent(request: AgentRequest): Promise<LeasedAgent> {
+    if (this.stopped) throw new Error("the controller is stopping");
+    const { state, template } = this.choose(request);
+    const reused = this.takeIdle(request.label, state.cloud.name);
+    if (reused) {
+      request.log.line(`Reusing idle agent ${reused.name} (pod ${reused.namespace}/${reused.name}) from template ${reused.templateName}`);
+      reused.log = request.log;
+      return reused.handle();
+    }
+    return this.launch(state, template, request);
+  }
+
+  private choose(request: AgentRequest): { state: CloudState; template: PodTemplate } {
+    const clouds = request.cloud ? [this.states.get(request.cloud)] : [...this.states.values()];
+    if (request.cloud && !clouds[0]) throw new LaunchError({ reason: "UnknownCloud", message: `Cloud does not exist: ${request.cloud}`, infrastructure: false });
+    for (const state of clouds) {
+      if (!state) continue;
+      const template = [...(request.templates ?? []), ...state.cloud.templates].find((t) => templateServes(t, request.label));
+      if (!template) continue;
+      if (state.cloud.usageRestricted && !(request.permittedClouds ?? []).includes(state.cloud.name)) {
+        throw new LaunchError({ reason: "NotAuthorized", message: `Not authorized to use Kubernetes cloud: ${state.cloud.name}`, infrastructure: false });
+      }
+      return { state, template };
+    }
+    const where = request.cloud ? `cloud ${request.cloud}` : "any cloud";
+    throw new LaunchError({ reason: "NoTemplate", message: `no pod template of ${where} serves label '${request.label ?? ""}'`, infrastructure: false });
+  }
+
+  private usage(state: CloudState, templateName: string): { cloud: number; template: number } {
+    let cloud = 0;
+    let template = 0;
+    const seen = new Set<string>();
+    for (const pod of state.watch.list()) {
+      if (pod.metadata?.deletionTimestamp) continue;
+      const name = pod.metadata!.name!;
+      seen.add(name);
+      cloud++;
+      if (pod.metadata?.annotations?.[TEMPLATE_ANNOTATION] === templateName) template++;
+    }
+    for (const [name, t] of state.pending) {
+      if (seen.has(name)) continue;
+      cloud++;
+      if (t === templateName) template++;
+    }
+    return { cloud, template };
+  }
+
+  private async launch(state: CloudState, template: PodTemplate, request: AgentRequest): Promise<LeasedAgent> {
+    const log = request.log;
+    const { cloud, client } = state;
+    const templateName = templateDisplayName(template);
+    const name = agentNameFor(template.name ?? template.label);
+    const limits = { ...(cloud.containerCap ? { cloudCap: cloud.containerCap } : {}), ...(template.instanceCap !== undefined ? { templateCap: template.instanceCap } : {}) };
+    const tryAcquire = () => {
+      if (!hasRoom(limits, this.usage(state, templateName))) return false;
+      state.pending.set(name, templateName);
+      return true;
+    };
+    if (!hasRoom(limits, this.usage(state, templateName)) || state.queue.length > 0) {
+      log.line(`Waiting for room: ${describeShortage(limits, this.usage(state, templateName), cloud.name, templateName)}`);
+    }
+    await state.queue.acquire(templateName, tryAcquire, request.signal);
+
+    const secret = randomBytes(32).toString("hex");
+    const connection = this.options.hub.expect(name, secret);
+    const lease = new Lease(this, state, template, name, secret, connection, log);
+    try {
+      const rendered = renderPod({ cloud, template, agent: { name, secret, controllerUrl: this.options.controllerUrl }, ...(request.templates ? { extraTemplates: request.templates } : {}) });
+      for (const warning of rendered.resolved.warnings) log.line(`WARNING: ${warning}`);
+      assertValid(rendered, template);
+      const pod = cloneJson(rendered.built.pod) as V1Pod;
+      pod.metadata!.annotations = { ...pod.metadata!.annotations, [TEMPLATE_ANNOTATION]: templateName };
+      const namespace = pod.metadata!.namespace ?? cloud.namespace ?? client.namespace;
+      pod.metadata!.namespace = namespace;
+      lease.namespace = namespace;
+      lease.agentContainer = template.agentContainer || DEFAULT_AGENT_CONTAINER;
+      log.line(`Agent ${name} is provisioned from template ${templateName} (cloud ${cloud.name})`);
+      if (rendered.resolved.template.showRawYaml !== false) log.line(stringify(pod, { aliasDuplicateObjects: false, lineWidth: 0 }).replaceAll(secret, "********").trimEnd());
+      this.leases.set(name, lease);
+      await this.createPod(state, pod, request);
+      log.line(`Created pod ${namespace}/${name}`);
+      await lease.waitForAgent(rendered.resolved.template.slaveConnectTimeout ?? DEFAULT_SLAVE_CONNECT_TIMEOUT, this.options.failFast ?? DEFAULT_FAIL_FAST, request.signal);
+      return lease.handle();
+    } catch (error) {
+      await lease.terminate({ failed: true, quiet: error instanceof LaunchError && error.verdict.reason === "CreateRefused" });
+      throw error;
+    } finally {
+      state.pending.delete(name);
+    }
+  }
+
+  private async createPod(state: CloudState, pod: V1Pod, request: AgentRequest): Promise<void> {
+    const namespace = pod.metadata!.namespace!;
+    for (;;) {
+      try {
+        await state.client.core.createNamespacedPod({ namespace, body: pod });
+        return;
+      } catch (e) {
+        const { code, message } = apiError(e);
+        if (code === 403 && /exceeded quota/.test(message)) {
+          const retryMs = this.options.quotaRetryMs ?? 5000;
+          request.log.line(`Waiting: the resource quota of namespace ${namespace} is exhausted; trying again in ${Math.round(retryMs / 1000)}s. (${message})`);
+          await sleep(retryMs, request.signal);
+          continue;
+        }
+        if (code === 409 && /already exists/.test(message) && (await this.isOurs(state, namespace, pod.metadata!.name!))) return;
+        throw new LaunchError({ reason: "CreateRefused", message: `Unable to create pod ${namespace}/${pod.metadata!.name}: ${message}`, infrastructure: code === undefined || code >= 500 });
+      }
+    }
+  }
+
+  private async isOurs(state: CloudState, namespace: string, name: string): Promise<boolean> {
+    const existing = await state.client.core.readNamespacedPod({ namespace, name }).catch(() => undefined);
+    return existing?.metadata?.labels?.[CONTROLLER_LABEL] === sanitizeLabel(withSlash(this.options.controllerUrl));
+  }
+
+  private onPodEvent(state: CloudState, event: "add" | "update" | "delete", pod: V1Pod): void {
+    const lease = this.leases.get(pod.metadata?.name ?? "");
+    if (lease && lease.state === state) lease.observe(event, pod);
+    if (event === "delete" || pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") state.queue.poke();
+  }
+
+  /** @internal */
+  leaseEnded(lease: Lease): void {
+    this.leases.delete(lease.name);
+    this.options.hub.forget(lease.name);
+    const i = this.idle.indexOf(lease);
+    if (i >= 0) this.idle.splice(i, 1);
+    lease.state.queue.poke();
+  }
+
+  /** @internal */
+  parkIdle(lease: Lease): void {
+    this.idle.push(lease);
+  }
+
+  private takeIdle(label: string | undefined, cloud: string): Lease | undefined {
+    const i = this.idle.findIndex((l) => l.state.cloud.name === cloud && templateServes(l.template, label) && l.connection.isConnected);
+    if (i < 0) return undefined;
+    const [lease] = this.idle.splice(i, 1);
+    lease!.unpark();
+    return lease;
+  }
+
+  /** Deletes this controller's pods that no live agent owns, once older than the grace period. */
+  async collectOrphans(now = Date.now()): Promise<string[]> {
+    const grace = this.options.orphanGraceMs ?? 60_000;
+    const deleted: string[] = [];
+    for (const state of this.states.values()) {
+      for (const pod of state.watch.list()) {
+        const name = pod.metadata?.name ?? "";
+        if (this.leases.has(name) || state.pending.has(name) || pod.metadata?.deletionTimestamp) continue;
+        if (pod.metadata?.annotations?.["berth.dev/kept"] === "true") continue;
+        const created = pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp).getTime() : now;
+        if (now - created < grace) continue;
+        this.log(`Deleting orphaned agent pod ${pod.metadata?.namespace}/${name} (no build owns it)`);
+        await state.client.core.deleteNamespacedPod({ namespace: pod.metadata!.namespace!, name }).catch((e: unknown) => this.log(`could not delete orphan ${name}: ${apiError(e).message}`));
+        deleted.push(name);
+      }
+    }
+    return deleted;
+  }
+
+  /** Ends every agent (pods handled by their retention policies) and stops watching. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.gcTimer);
+    await Promise.all([...this.leases.values()].map((lease) => lease.terminate({ failed: true, reason: "the controller is shutting down" })));
+    await Promise.all([...this.states.values()].map((s) => s.watch.stop()));
+  }
+}
+
+/** An agent as a build holds it. */
+export interface LeasedAgent {
+  name: string;
+  namespace: string;
+  podName: string;
+  templateName: string;
+  cloudName: string;
+  /** Runs a command in the agent container. */
+  run(command: string[], options?: RunOptions): RunningCommand;
+  /** Resolves if the pod is lost while the build holds it (eviction, deletion, node loss). */
+  lost: Promise<Verdict>;
+  /** The build is done with the agent. */
+  release(outcome: { failed: boolean }): Promise<void>;
+}
+
+class Lease {
+  readonly controller: Controller;
+  readonly state: CloudState;
+  readonly template: PodTemplate;
+  readonly templateName: string;
+  readonly name: string;
+  readonly connection: AgentConnection;
+  log: BuildLog;
+  namespace = "";
+  agentContainer = DEFAULT_AGENT_CONTAINER;
+  private pod: V1Pod | undefined;
+  private readonly launchWatch = newLaunchWatch();
+  private settleLaunch: ((verdict: Verdict | undefined) => void) | undefined;
+  private markLost!: (verdict: Verdict) => void;
+  readonly lost: Promise<Verdict>;
+  private ended = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private policy: FailFastPolicy = DEFAULT_FAIL_FAST;
+  private eventsShown = new Set<string>();
+
+  constructor(controller: Controller, state: CloudState, template: PodTemplate, name: string, _secret: string, connection: AgentConnection, log: BuildLog) {
+    this.controller = controller;
+    this.state = state;
+    this.template = template;
+    this.templateName = templateDisplayName(template);
+    this.name = name;
+    this.connection = connection;
+    this.log = log;
+    this.lost = new Promise((resolve) => (this.markLost = resolve));
+  }
+
+  observe(event: "add" | "update" | "delete", pod: V1Pod): void {
+    if (this.ended) return;
+    for (const line of describeChanges(this.pod, pod)) this.log.line(line);
+    this.pod = pod;
+    if (event === "delete") {
+      const verdict: Verdict = { reason: "PodDeleted", message: `pod ${this.namespace}/${this.name} was deleted`, infrastructure: true };
+      return this.fail(verdict);
+    }
+    const verdict = judgeLaunch(pod, this.launchWatch, this.policy, Date.now(), this.agentContainer, this.connection.isConnected && !this.settleLaunch);
+    if (verdict) this.fail(verdict);
+  }
+
+  private fail(verdict: Verdict): void {
+    if (this.settleLaunch) {
+      this.settleLaunch(verdict);
+    } else {
+      this.log.line(`ERROR: ${verdict.message}`);
+      this.connection.failAll(`${verdict.message}${verdict.infrastructure ? " (infrastructure failure)" : ""}`);
+      this.markLost(verdict);
+    }
+  }
+
+  /** Waits until the agent connects, the pod fails for good, or the connect timeout passes. */
+  async waitForAgent(timeoutSeconds: number, policy: FailFastPolicy, signal?: AbortSignal): Promise<void> {
+    this.policy = policy;
+    const verdict = await new Promise<Verdict | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutSeconds * 1000);
+      // Unschedulable pods produce no further events while they wait; look again when the policy's time is up.
+      const recheck = setTimeout(() => this.pod && this.observe("update", this.pod), policy.unschedulableMs + 50);
+      const done = (v: Verdict | undefined | "connected") => {
+        clearTimeout(timer);
+        clearTimeout(recheck);
+        this.settleLaunch = undefined;
+        resolve(v === "connected" ? { reason: "", message: "", infrastructure: false } : v);
+      };
+      this.settleLaunch = (v) => done(v);
+      void this.connection.connected.then(() => done("connected"));
+      signal?.addEventListener("abort", () => done({ reason: "Aborted", message: "the build was aborted while its agent was starting", infrastructure: false }));
+      if (this.pod) this.observe("update", this.pod);
+    });
+    if (verdict && verdict.reason === "") {
+      this.log.line(`Agent ${this.name} is connected`);
+      return;
+    }
+    const final = verdict ?? (await this.timeoutVerdict(timeoutSeconds));
+    this.log.line(`ERROR: ${final.message}`);
+    await this.showDiagnostics(final);
+    throw new LaunchError(final);
+  }
+
+  private async timeoutVerdict(timeoutSeconds: number): Promise<Verdict> {
+    const phase = this.pod?.status?.phase ?? "not created";
+    return { reason: "AgentTimeout", message: `agent ${this.name} did not connect within ${timeoutSeconds}s (pod ${phase})`, infrastructure: false, showLogsOf: [this.agentContainer] };
+  }
+
+  private async showDiagnostics(verdict: Verdict): Promise<void> {
+    const core = this.state.client.core;
+    const events = await core
+      .listNamespacedEvent({ namespace: this.namespace, fieldSelector: `involvedObject.name=${this.name}` })
+      .then((list) => list.items)
+      .catch(() => [] as CoreV1Event[]);
+    for (const e of events.slice(-10)) {
+      const key = `${e.reason}/${e.message}`;
+      if (this.eventsShown.has(key)) continue;
+      this.eventsShown.add(key);
+      this.log.line(`event ${e.type ?? ""} ${e.reason ?? ""}: ${e.message ?? ""}`.replace(/\s+/g, " "));
+    }
+    for (const container of verdict.showLogsOf ?? []) {
+      const text = await core.readNamespacedPodLog({ namespace: this.namespace, name: this.name, container, tailLines: 20 }).catch(() => undefined);
+      if (text === undefined) continue;
+      this.log.line(`----- last lines of container ${container} -----`);
+      for (const line of String(text).trimEnd().split("\n")) if (line) this.log.line(line);
+      this.log.line("-----");
+    }
+  }
+
+  handle(): LeasedAgent {
+    return {
+      name: this.name,
+      namespace: this.namespace,
+      podName: this.name,
+      templateName: this.templateName,
+      cloudName: this.state.cloud.name,
+      run: (command, options) => this.connection.run(command, options),
+      lost: this.lost,
+      release: (outcome) => this.release(outcome),
+    };
+  }
+
+  private async release(outcome: { failed: boolean }): Promise<void> {
+    const idleMinutes = this.template.idleMinutes ?? 0;
+    if (!outcome.failed && idleMinutes > 0 && this.connection.isConnected) {
+      this.log.line(`Agent ${this.name} stays for reuse for up to ${idleMinutes} idle minute(s)`);
+      this.idleTimer = setTimeout(() => void this.terminate({ failed: false }), idleMinutes * 60_000);
+      this.idleTimer.unref();
+      this.controller.parkIdle(this);
+      return;
+    }
+    await this.terminate(outcome);
+  }
+
+  unpark(): void {
+    clearTimeout(this.idleTimer);
+  }
+
+  async terminate(outcome: { failed: boolean; reason?: string; quiet?: boolean }): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.idleTimer);
+    this.connection.stop();
+    this.controller.leaseEnded(this);
+    if (!this.namespace || outcome.quiet) return;
+    const retention = effectiveRetention(this.template, this.state.cloud);
+    const pod = this.state.watch.get(this.name) ?? this.pod;
+    if (keepPod(retention, pod, outcome.failed)) {
+      await this.state.client.core
+        .patchNamespacedPod({ namespace: this.namespace, name: this.name, body: { metadata: { annotations: { "berth.dev/kept": "true" } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch))
+        .catch(() => undefined);
+      this.log.line(`Pod ${this.namespace}/${this.name} is kept (podRetention ${retention}). To inspect it:`);
+      for (const command of inspectCommands(this.namespace, this.name, this.agentContainer)) this.log.line(`  ${command}`);
+      return;
+    }
+    try {
+      await this.state.client.core.deleteNamespacedPod({ namespace: this.namespace, name: this.name });
+      this.log.line(`Deleted pod ${this.namespace}/${this.name}${outcome.reason ? ` (${outcome.reason})` : ""}`);
+    } catch (e) {
+      const { code, message } = apiError(e);
+      if (code !== 404) this.log.line(`WARNING: could not delete pod ${this.namespace}/${this.name}: ${message}`);
+    }
+  }
+}
+
+function connectionOf(cloud: Cloud): ConnectionSettings {
+  return {
+    ...(cloud.serverUrl ? { serverUrl: cloud.serverUrl } : {}),
+    ...(cloud.serverCertificate ? { serverCertificate: cloud.serverCertificate } : {}),
+    ...(cloud.skipTlsVerify !== undefined ? { skipTlsVerify: cloud.skipTlsVerify } : {}),
+    ...(cloud.namespace ? { namespace: cloud.namespace } : {}),
+  };
+}
+
+function withSlash(url: string): string {
+  return url.endsWith("/") ? url : `${url}/`;
+}
+
+/** The HTTP status and the API server's own message of a failed call. */
+export function apiError(e: unknown): { code: number | undefined; message: string } {
+  if (e instanceof ApiException) {
+    const body: unknown = typeof e.body === "string" ? safeJson(e.body) : e.body;
+    const message = typeof body === "object" && body !== null && "message" in body ? String((body as { message: unknown }).message) : e.message;
+    return { code: e.code, message };
+  }
+  return { code: undefined, message: e instanceof Error ? e.message : String(e) };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+    });
+  });
+}
