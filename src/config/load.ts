@@ -57,7 +57,7 @@ function readCloud(v: YamlValue, warnings: string[]): Cloud {
     "name", "serverUrl", "serverCertificate", "skipTlsVerify", "namespace", "jenkinsUrl", "jenkinsTunnel", "webSocket", "directConnection",
     "containerCap", "containerCapStr", "podLabels", "podRetention", "maxRequestsPerHost", "maxRequestsPerHostStr", "connectTimeout",
     "readTimeout", "retentionTimeout", "usageRestricted", "defaultsProviderTemplate", "addMasterProxyEnvVars", "restrictedPssSecurityContext",
-    "jnlpregistry", "agentImage", "templates", ...CLOUD_UNUSED,
+    "jnlpregistry", "agentImage", "kubeconfig", "context", "qps", "burst", "templates", ...CLOUD_UNUSED,
   ]);
   const name = f.get("name")?.string() ?? "kubernetes";
   for (const key of CLOUD_UNUSED) if (f.has(key)) warnings.push(`cloud '${name}': '${key}' is accepted for compatibility but has no effect in Berth`);
@@ -69,7 +69,7 @@ function readCloud(v: YamlValue, warnings: string[]): Cloud {
     templates: [],
     at: v.position,
   };
-  const strings = ["serverUrl", "serverCertificate", "namespace", "jenkinsUrl", "jenkinsTunnel", "defaultsProviderTemplate", "jnlpregistry", "agentImage"] as const;
+  const strings = ["serverUrl", "serverCertificate", "namespace", "jenkinsUrl", "jenkinsTunnel", "defaultsProviderTemplate", "jnlpregistry", "agentImage", "kubeconfig", "context"] as const;
   for (const key of strings) {
     const s = f.get(key)?.string()?.trim();
     if (s) cloud[key] = s;
@@ -83,9 +83,12 @@ function readCloud(v: YamlValue, warnings: string[]): Cloud {
   if (cap !== undefined && cap > 0) cloud.containerCap = cap;
   const maxRequests = (f.get("maxRequestsPerHost") ?? f.get("maxRequestsPerHostStr"))?.integer();
   if (maxRequests !== undefined && maxRequests > 0) cloud.maxRequestsPerHost = maxRequests;
-  for (const key of ["connectTimeout", "readTimeout", "retentionTimeout"] as const) {
-    const n = f.get(key)?.integer();
-    if (n !== undefined) cloud[key] = n;
+  for (const key of ["connectTimeout", "readTimeout", "retentionTimeout", "qps", "burst"] as const) {
+    const value = f.get(key);
+    const n = value?.integer();
+    if (n === undefined) continue;
+    if ((key === "qps" || key === "burst") && n < 1) value!.fail(`${key} must be at least 1`);
+    cloud[key] = n;
   }
   cloud.templates = (f.get("templates")?.items() ?? []).map((t) => readTemplate(t));
   const names = new Set<string>();

@@ -99,7 +99,8 @@ export class Controller {
     const controller = new Controller(options);
     const selector = `${CONTROLLER_LABEL}=${sanitizeLabel(withSlash(options.controllerUrl))}`;
     for (const cloud of options.clouds) {
-      const client = createKubeClient(options.connectionFor?.(cloud) ?? connectionOf(cloud), options.flowControl);
+      const rateLimit = cloud.qps ? { rateLimit: { qps: cloud.qps, burst: cloud.burst ?? cloud.qps * 2 } } : {};
+      const client = createKubeClient(options.connectionFor?.(cloud) ?? connectionOf(cloud), { ...rateLimit, ...options.flowControl });
       const watch = await watchPods(client, { namespace: cloud.namespace ?? client.namespace, labelSelector: selector, onError: (e) => controller.log(`cloud ${cloud.name}: pod watch failed, restarting: ${String(e)}`) });
       const state: CloudState = { cloud, client, watch, queue: new CapacityQueue(), pending: new Map() };
       watch.on((event, pod) => controller.onPodEvent(state, event, pod));
@@ -128,6 +129,37 @@ export class Controller {
       return reused.handle();
     }
     return this.launch(state, template, request);
+  }
+
+  /**
+   * Runs `body` on an agent and releases it after. With `attempts` > 1 (declarative `retries N`), a build
+   * whose pod was lost to the infrastructure (evicted, deleted, preempted, node gone: judged from the pod's
+   * conditions and reasons) runs again on a new pod; a build that failed by itself does not.
+   */
+  async withAgent<T>(request: AgentRequest & { attempts?: number }, body: (agent: LeasedAgent) => Promise<T>): Promise<T> {
+    const attempts = Math.max(1, request.attempts ?? 1);
+    for (let attempt = 1; ; attempt++) {
+      let agent: LeasedAgent | undefined;
+      try {
+        agent = await this.requestAgent(request);
+        const held = agent;
+        const lost = held.lost.then((verdict) => Promise.reject(new LaunchError(verdict)));
+        // Whatever the body made of it, a build whose pod was lost failed because of the pod.
+        const settled = await Promise.race([body(held), lost]).then(
+          (value) => ({ value }),
+          (error: unknown) => ({ error }),
+        );
+        const lostVerdict = held.lostVerdict();
+        if (lostVerdict) throw new LaunchError(lostVerdict);
+        if ("error" in settled) throw settled.error;
+        await held.release({ failed: false });
+        return settled.value;
+      } catch (error) {
+        await agent?.release({ failed: true });
+        if (!(error instanceof LaunchError && error.verdict.infrastructure) || attempt >= attempts) throw error;
+        request.log.line(`Retrying on a new pod (attempt ${attempt + 1} of ${attempts}) after an infrastructure failure: ${error.message}`);
+      }
+    }
   }
 
   private choose(request: AgentRequest): { state: CloudState; template: PodTemplate } {
@@ -301,6 +333,8 @@ export interface LeasedAgent {
   run(command: string[], options?: RunOptions): RunningCommand;
   /** Resolves if the pod is lost while the build holds it (eviction, deletion, node loss). */
   lost: Promise<Verdict>;
+  /** The reason the pod was lost, if it was. */
+  lostVerdict(): Verdict | undefined;
   /** The build is done with the agent. */
   release(outcome: { failed: boolean }): Promise<void>;
 }
@@ -319,6 +353,7 @@ class Lease {
   private readonly launchWatch = newLaunchWatch();
   private settleLaunch: ((verdict: Verdict | undefined) => void) | undefined;
   private markLost!: (verdict: Verdict) => void;
+  private lostReason: Verdict | undefined;
   readonly lost: Promise<Verdict>;
   private ended = false;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -353,8 +388,9 @@ class Lease {
       this.settleLaunch(verdict);
     } else {
       this.log.line(`ERROR: ${verdict.message}`);
-      this.connection.failAll(`${verdict.message}${verdict.infrastructure ? " (infrastructure failure)" : ""}`);
+      this.lostReason = verdict;
       this.markLost(verdict);
+      this.connection.failAll(`${verdict.message}${verdict.infrastructure ? " (infrastructure failure)" : ""}`);
     }
   }
 
@@ -421,6 +457,7 @@ class Lease {
       cloudName: this.state.cloud.name,
       run: (command, options) => this.connection.run(command, options),
       lost: this.lost,
+      lostVerdict: () => this.lostReason,
       release: (outcome) => this.release(outcome),
     };
   }
@@ -474,6 +511,8 @@ function connectionOf(cloud: Cloud): ConnectionSettings {
     ...(cloud.serverCertificate ? { serverCertificate: cloud.serverCertificate } : {}),
     ...(cloud.skipTlsVerify !== undefined ? { skipTlsVerify: cloud.skipTlsVerify } : {}),
     ...(cloud.namespace ? { namespace: cloud.namespace } : {}),
+    ...(cloud.kubeconfig ? { kubeconfig: cloud.kubeconfig } : {}),
+    ...(cloud.context ? { context: cloud.context } : {}),
   };
 }
 

@@ -159,8 +159,14 @@ export interface Cloud {
   restrictedPssSecurityContext?: boolean;
   /** Registry prefix for the default agent image (the plugin's `jnlpregistry`). */
   jnlpregistry?: string;
-  /** Berth: the agent container image and command used when no template supplies them. */
+  /** Berth: the agent container image used when no template supplies one. */
   agentImage?: string;
+  /** Berth: a kubeconfig file (and context) to reach the cluster, instead of serverUrl or autoconfiguration. */
+  kubeconfig?: string;
+  context?: string;
+  /** Berth: client-side rate limit for API calls to this cloud. */
+  qps?: number;
+  burst?: number;
   templates: PodTemplate[];
   at?: SourcePosition;
 }

@@ -156,3 +156,10 @@ test("settings Berth does not use are accepted with a warning", () => {
   const config = parseConfig("clouds:\n- kubernetes:\n    name: k\n    credentialsId: my-creds\n    templates:\n    - name: t\n      id: 1234\n", "berth.yaml");
   assert.deepEqual(config.warnings, ["cloud 'k': 'credentialsId' is accepted for compatibility but has no effect in Berth"]);
 });
+
+test("Berth's own cloud settings: kubeconfig, context, rate limit", () => {
+  const config = parseConfig("clouds:\n- kubernetes:\n    kubeconfig: /etc/berth/kubeconfig\n    context: ci\n    qps: 20\n    burst: 40\n", "berth.yaml");
+  const cloud = config.clouds[0]!;
+  assert.deepEqual([cloud.kubeconfig, cloud.context, cloud.qps, cloud.burst], ["/etc/berth/kubeconfig", "ci", 20, 40]);
+  assert.match(errorOf("clouds:\n- kubernetes:\n    qps: 0\n").format(), /^berth\.yaml:3:10: qps: qps must be at least 1/);
+});

@@ -267,3 +267,31 @@ test("orphans: pods of this controller that no build owns are deleted after the 
   assert.deepEqual(await podNames(client), [agent.name]);
   await agent.release({ failed: false });
 });
+
+test("retries: a build whose pod is lost to the infrastructure runs again on a new pod; a failing script does not", async (t) => {
+  const { controller, client } = await setup(t, [MAVEN]);
+  const log = new Log();
+  const names: string[] = [];
+  const result = await controller.withAgent({ label: "maven", log, attempts: 2 }, async (agent) => {
+    names.push(agent.name);
+    if (names.length === 1) {
+      await client.core.deleteNamespacedPod({ namespace: "default", name: agent.name, gracePeriodSeconds: 0 });
+      await agent.run(["sleep", "30"]).result;
+      return "not reached";
+    }
+    return "done";
+  });
+  assert.equal(result, "done");
+  assert.equal(names.length, 2);
+  assert.notEqual(names[0], names[1]);
+  assert.match(log.text, /Retrying on a new pod \(attempt 2 of 2\) after an infrastructure failure: pod default\/maven-\w+ was deleted/);
+  let calls = 0;
+  await assert.rejects(
+    controller.withAgent({ label: "maven", log: new Log(), attempts: 3 }, async () => {
+      calls++;
+      throw new Error("script returned exit code 1");
+    }),
+    /exit code 1/,
+  );
+  assert.equal(calls, 1);
+});
