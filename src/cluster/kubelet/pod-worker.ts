@@ -76,6 +76,7 @@ export class PodWorker {
   private mountFailures = 0;
   private podIP: string | undefined;
   private startTime: string | undefined;
+  private startedAtMs = 0;
   private terminal: PodView["terminal"];
   private terminating = false;
   private deadlineArmed = false;
@@ -268,10 +269,13 @@ export class PodWorker {
       return;
     }
     if (this.terminal) return;
-    this.startTime ??= nowTime();
+    if (!this.startTime) {
+      this.startTime = nowTime();
+      this.startedAtMs = Date.now();
+    }
     const deadline = Number(pod.spec?.activeDeadlineSeconds ?? 0);
     if (deadline > 0) {
-      const left = Date.parse(this.startTime) + deadline * 1000 - Date.now();
+      const left = this.startedAtMs + deadline * 1000 - Date.now();
       if (left <= 0) {
         await this.endPod("Failed", "DeadlineExceeded", "Pod was active on the node longer than the specified deadline");
         return;
