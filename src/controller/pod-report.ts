@@ -83,12 +83,14 @@ export function judgeLaunch(pod: V1Pod, watch: LaunchWatch, policy: FailFastPoli
   const status = pod.status;
   const disrupted = status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
   if (status?.phase === "Failed" || status?.phase === "Succeeded" || (disrupted && pod.metadata?.deletionTimestamp)) {
-    const reason = status?.reason ?? disrupted?.reason ?? (status?.phase === "Succeeded" ? "Completed" : "Failed");
+    const ended = statuses(pod).filter((s) => s.state?.terminated && s.state.terminated.exitCode !== 0);
+    const reason = status?.reason ?? disrupted?.reason ?? ended[0]?.state?.terminated?.reason ?? (status?.phase === "Succeeded" ? "Completed" : "Failed");
     const infrastructure = INFRASTRUCTURE_REASONS.has(reason) || Boolean(disrupted);
-    const detail = status?.message ?? disrupted?.message;
+    // Without a reason of its own, the pod failed because its containers did: say which and how.
+    const detail = status?.message ?? disrupted?.message ?? (ended.length ? ended.map((s) => `container ${s.name} ${describeState(s)}`).join("; ") : undefined);
     return {
       reason,
-      message: `pod ${pod.metadata?.name} ${status?.phase === "Succeeded" ? "finished" : "failed"}: ${reason}${detail ? `: ${detail}` : ""}`,
+      message: `pod ${pod.metadata?.name} ${status?.phase === "Succeeded" ? "finished" : "failed"}: ${detail && !status?.reason && !disrupted ? detail : `${reason}${detail ? `: ${detail}` : ""}`}`,
       infrastructure,
       showLogsOf: terminatedContainers(pod),
     };

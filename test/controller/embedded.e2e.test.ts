@@ -1,0 +1,87 @@
+// The whole workflow on the embedded cluster: the controller creates the pod through the API server,
+// the scheduler binds it, the kubelet starts its containers with the process runtime, the agent in the
+// jnlp container fetches its program from the controller and connects back, commands run in it, and the
+// pod is cleaned up. Failures are reported with their real reasons, fast.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Controller, LaunchError, type BuildLog } from "../../src/controller/provisioner.ts";
+import { startAgentEndpoint } from "../../src/controller/agent-hub.ts";
+import { createKubeClient } from "../../src/kube/client.ts";
+import type { Cloud, PodTemplate } from "../../src/templates/model.ts";
+import { startTestCluster, until } from "../cluster/kubelet/helpers.ts";
+
+class Log implements BuildLog {
+  readonly lines: string[] = [];
+  line(text: string): void {
+    this.lines.push(text);
+  }
+  get text(): string {
+    return this.lines.join("\n");
+  }
+}
+
+async function setup(t: { after(fn: () => unknown): void }, templates: PodTemplate[]) {
+  const cluster = await startTestCluster({ runtime: { imagePolicy: { unavailable: ["*:broken"] } } });
+  t.after(() => cluster.dispose());
+  const endpoint = await startAgentEndpoint({ log: () => {} });
+  t.after(() => endpoint.close());
+  const cloud: Cloud = { name: "embedded", namespace: "default", podLabels: { jenkins: "slave" }, podRetention: "never", templates };
+  const controller = await Controller.start({
+    clouds: [cloud],
+    hub: endpoint.hub,
+    controllerUrl: endpoint.url,
+    connectionFor: () => ({ kubeconfig: cluster.kubeconfigPath }),
+    failFast: { imagePullBackOffs: 1, unschedulableMs: 1000 },
+    log: () => {},
+  });
+  t.after(() => controller.stop());
+  const client = createKubeClient({ kubeconfig: cluster.kubeconfigPath });
+  return { controller, client };
+}
+
+const SLEEPER = { image: "busybox", command: "sleep 3600" };
+
+test("request -> pod scheduled and started -> agent connects -> command runs -> pod deleted", async (t) => {
+  const { controller, client } = await setup(t, [{ name: "build", label: "build", containers: [{ name: "tools", ...SLEEPER }] }]);
+  const log = new Log();
+  const agent = await controller.requestAgent({ label: "build", log });
+  let out = "";
+  const result = await agent.run(["sh", "-c", "echo agent $JENKINS_AGENT_NAME in $(pwd)"], { onOutput: (_s, d) => (out += d) }).result;
+  assert.equal(result.code, 0);
+  assert.equal(out, `agent ${agent.name} in /home/jenkins/agent\n`);
+  assert.match(log.text, /scheduled to node node-1/);
+  assert.match(log.text, /container jnlp: running/);
+  assert.match(log.text, /Agent build-\w+ is connected/);
+  await agent.release({ failed: false });
+  await until("the pod to be gone", async () => ((await client.core.listNamespacedPod({ namespace: "default" })).items.length === 0 ? true : undefined));
+});
+
+test("an unavailable image fails the launch with ImagePullBackOff, within seconds", async (t) => {
+  const { controller } = await setup(t, [{ name: "bad", label: "bad", containers: [{ name: "tools", image: "maven:broken", command: "sleep 3600" }] }]);
+  const log = new Log();
+  await assert.rejects(controller.requestAgent({ label: "bad", log }), (e: unknown) => e instanceof LaunchError && e.verdict.reason === "ImagePullBackOff" && /maven:broken/.test(e.message));
+});
+
+test("an unschedulable pod fails with the scheduler's message", async (t) => {
+  const { controller } = await setup(t, [{ name: "huge", label: "huge", containers: [{ name: "tools", ...SLEEPER, resourceRequestCpu: "500" }] }]);
+  const log = new Log();
+  await assert.rejects(controller.requestAgent({ label: "huge", log }), /could not be scheduled for 1s: 0\/1 nodes are available: 1 Insufficient cpu/);
+});
+
+test("an agent container that exits before connecting fails the launch and shows its last lines", async (t) => {
+  const { controller } = await setup(t, [{ name: "quitter", label: "quitter", containers: [{ name: "jnlp", image: "busybox", command: "sh -c", args: "'echo cannot start the agent; exit 3'" }] }]);
+  const log = new Log();
+  await assert.rejects(controller.requestAgent({ label: "quitter", log }), (e: unknown) => e instanceof LaunchError && /container jnlp terminated \(Error, exit code 3\)/.test(e.message));
+  assert.match(log.text, /cannot start the agent/);
+});
+
+test("activeDeadlineSeconds ends the pod; the build learns the reason", async (t) => {
+  const { controller } = await setup(t, [{ name: "short", label: "short", activeDeadlineSeconds: 3 }]);
+  const agent = await controller.requestAgent({ label: "short", log: new Log() });
+  const running = agent.run(["sleep", "60"]);
+  const verdict = await agent.lost;
+  assert.equal(verdict.reason, "DeadlineExceeded");
+  assert.equal(verdict.infrastructure, false);
+  assert.match((await running.result).error ?? "", /DeadlineExceeded/);
+  await agent.release({ failed: true });
+});
