@@ -1,7 +1,7 @@
 // `npm run bench:apiserver`: latency, throughput, watch fan-out and memory of the embedded API
-// server. The server runs as its own process (`berth cluster start`), as users run it; the load
-// comes from this process over HTTPS on 127.0.0.1. Figures go to stdout; docs/performance.md
-// records the latest ones.
+// server. The server runs alone in its own process (bench/apiserver-process.ts: no scheduler or
+// kubelet, so pods stay Pending); the load comes from this process over HTTPS on 127.0.0.1.
+// Figures go to stdout; docs/performance.md records the latest ones.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:https";
@@ -11,7 +11,7 @@ import { performance } from "node:perf_hooks";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { parse } from "yaml";
 
-const BERTH = new URL("../bin/berth.js", import.meta.url).pathname;
+const SERVER = new URL("./apiserver-process.ts", import.meta.url).pathname;
 const SAMPLES_PER_CLIENT = { 1: 500, 50: 40 } as const;
 const CLIENT_NODE_CREATES = 3000;
 const WATCHES = 100;
@@ -28,7 +28,7 @@ interface Server {
 }
 
 async function startServer(dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [BERTH, "cluster", "start", "--data-dir", dataDir, "--port", "0", "--nodes", "1"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [SERVER, dataDir], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((resolve, reject) => {
     child.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
     child.on("exit", (code) => reject(new Error(`server exited with ${code}`)));
@@ -124,9 +124,18 @@ async function watchLatency(server: Server): Promise<number[]> {
   let received = 0;
   let allReceived!: () => void;
   const done = new Promise<void>((resolve) => (allReceived = resolve));
+  const listRV = await new Promise<string>((resolve, reject) => {
+    const req = request(`${server.url}/api/v1/namespaces/default/configmaps?limit=1`, { agent, headers: { Authorization: `Bearer ${server.token}` } }, (res) => {
+      let text = "";
+      res.on("data", (d: Buffer) => (text += d.toString()));
+      res.on("end", () => resolve((JSON.parse(text) as { metadata: { resourceVersion: string } }).metadata.resourceVersion));
+    });
+    req.on("error", reject);
+    req.end();
+  });
   const streams = Array.from({ length: WATCHES }, () =>
     new Promise<() => void>((resolve) => {
-      const req = request(`${server.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${Number.MAX_SAFE_INTEGER}&labelSelector=watch%3D1`, { agent, headers: { Authorization: `Bearer ${server.token}` } }, (res) => {
+      const req = request(`${server.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${listRV}&labelSelector=watch%3D1`, { agent, headers: { Authorization: `Bearer ${server.token}` } }, (res) => {
         ready++;
         let buffered = "";
         res.on("data", (chunk: Buffer) => {

@@ -190,6 +190,7 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
       switch (method) {
         case "GET":
           if (watch) {
+            await store.storage.durable();
             res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
             res.flushHeaders();
             startWatch(store, rt, namespace, query, {
@@ -303,16 +304,19 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
     }
   };
 
+  const fail = (res: ServerResponse, error: unknown): void => {
+    const apiError = error instanceof ApiError ? error : internalError((error as Error)?.message ?? String(error));
+    if (!(error instanceof ApiError)) console.error("berth apiserver: unexpected error", error);
+    send(res, json(apiError.code, apiError.toStatus()));
+  };
+
+  // Nothing is answered before the writes it may reflect are on disk (group commit, storage.ts).
   return (req, res) => {
     dispatch(req, res).then(
       (reply) => {
-        if (reply) send(res, reply);
+        if (reply) store.storage.durable().then(() => send(res, reply), (error: unknown) => fail(res, error));
       },
-      (error: unknown) => {
-        const apiError = error instanceof ApiError ? error : internalError((error as Error)?.message ?? String(error));
-        if (!(error instanceof ApiError)) console.error("berth apiserver: unexpected error", error);
-        send(res, json(apiError.code, apiError.toStatus()));
-      },
+      (error: unknown) => store.storage.durable().then(() => fail(res, error), (commitError: unknown) => fail(res, commitError)),
     );
   };
 }

@@ -3,7 +3,9 @@
 // The log is compacted to a bounded length; resuming from before the compaction point is 410 Gone.
 //
 // WAL with synchronous=FULL: a write is on disk before the request that made it is answered, so a
-// kill -9 (or a power cut) loses nothing that was acknowledged.
+// kill -9 (or a power cut) loses nothing that was acknowledged. Group commit keeps that affordable:
+// the writes of one event-loop turn share a transaction, committed (one fsync) before the next turn;
+// callers await durable() before answering, and watchers hear of changes only once committed.
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { KubeObject } from "./types.ts";
 
@@ -22,6 +24,8 @@ export interface Change {
 export interface StorageOptions {
   /** How many changes the log keeps for watch resume. */
   historyLength?: number;
+  /** Batch the writes of one event-loop turn into one transaction (default true). */
+  groupCommit?: boolean;
 }
 
 export interface ListPosition {
@@ -43,12 +47,18 @@ export class Storage {
   readonly #historyLength: number;
   readonly #listeners = new Set<(change: Change) => void>();
   readonly #statements: Record<string, StatementSync>;
+  readonly #groupCommit: boolean;
   #rv: number;
+  #committedRV: number;
   #compactedRV: number;
   #writesSinceCompaction = 0;
+  #inTransaction = false;
+  #uncommitted: Change[] = [];
+  #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
 
   constructor(file: string, options: StorageOptions = {}) {
     this.#historyLength = options.historyLength ?? 20000;
+    this.#groupCommit = options.groupCommit ?? true;
     this.#db = new DatabaseSync(file);
     this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
     this.#db.exec(SCHEMA);
@@ -68,6 +78,7 @@ export class Storage {
       kindsInNs: prepare("SELECT DISTINCT kind FROM objects WHERE namespace = ?"),
     };
     this.#rv = Number(this.getMeta("rv") ?? "0");
+    this.#committedRV = this.#rv;
     this.#compactedRV = Number(this.getMeta("compactedRV") ?? "0");
   }
 
@@ -127,22 +138,55 @@ export class Storage {
     const name = object.metadata.name ?? "";
     const stored: KubeObject = { ...object, metadata: { ...object.metadata, resourceVersion: String(rv) } };
     const data = JSON.stringify(stored);
-    this.#db.exec("BEGIN IMMEDIATE");
+    if (!this.#inTransaction) {
+      this.#db.exec("BEGIN IMMEDIATE");
+      this.#inTransaction = true;
+      if (this.#groupCommit) setImmediate(() => this.flush());
+    }
+    // A savepoint per write, so a failing statement undoes only its own write, not the batch.
+    this.#db.exec("SAVEPOINT write");
     try {
       if (type === "DELETED") this.#statements.remove!.run(storageKey, namespace, name);
       else this.#statements.upsert!.run(storageKey, namespace, name, rv, data);
       this.#statements.logChange!.run(rv, storageKey, namespace, type, data, previous ? JSON.stringify(previous) : null);
-      this.#statements.setMeta!.run("rv", String(rv));
-      this.#db.exec("COMMIT");
+      this.#db.exec("RELEASE write");
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      this.#db.exec("ROLLBACK TO write; RELEASE write");
       throw error;
     }
     this.#rv = rv;
     this.#maybeCompact();
-    const change: Change = { type, rv, storageKey, namespace, object: stored, previous };
-    for (const listener of this.#listeners) listener(change);
+    this.#uncommitted.push({ type, rv, storageKey, namespace, object: stored, previous });
+    if (!this.#groupCommit) this.flush();
     return stored;
+  }
+
+  /** Commits the open batch, then tells waiters and watchers. */
+  flush(): void {
+    if (!this.#inTransaction) return;
+    const changes = this.#uncommitted;
+    const waiters = this.#waiters;
+    this.#uncommitted = [];
+    this.#waiters = [];
+    this.#inTransaction = false;
+    try {
+      this.#statements.setMeta!.run("rv", String(this.#rv));
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      this.#rv = this.#committedRV;
+      for (const waiter of waiters) waiter.reject(error);
+      return;
+    }
+    this.#committedRV = this.#rv;
+    for (const waiter of waiters) waiter.resolve();
+    for (const change of changes) for (const listener of this.#listeners) listener(change);
+  }
+
+  /** Resolves once every write made so far is committed to disk. */
+  durable(): Promise<void> {
+    if (!this.#inTransaction) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
   #maybeCompact(): void {
@@ -172,13 +216,14 @@ export class Storage {
     }));
   }
 
-  /** Listeners run synchronously after each committed write. */
+  /** Listeners run after each commit, once per change, in resourceVersion order. */
   subscribe(listener: (change: Change) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
   close(): void {
+    this.flush();
     this.#listeners.clear();
     this.#db.close();
   }

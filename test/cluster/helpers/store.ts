@@ -18,7 +18,8 @@ export interface TestStore {
 export function openTestStore(historyLength?: number): TestStore {
   const dir = mkdtempSync(join(tmpdir(), "berth-store-"));
   const file = join(dir, "state.db");
-  const storage = new Storage(file, { historyLength });
+  // Commit each write at once, so tests see watch events synchronously.
+  const storage = new Storage(file, { historyLength, groupCommit: false });
   const store = new RestStore(storage);
   const controllers = bootstrapCluster(store, "CA", 1);
   return {
