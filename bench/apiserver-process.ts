@@ -9,3 +9,5 @@ console.log(`ready ${server.kubeconfigPath}`);
 const stop = (): void => void server.stop();
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+// `kill -USR2 <pid>` prints the process's memory figures (for investigating the RSS figure).
+process.on("SIGUSR2", () => console.error(JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 2 ** 20)])))));

@@ -169,39 +169,46 @@ async function watchLatency(server: Server): Promise<number[]> {
   return samples;
 }
 
-async function memoryWithPods(server: Server): Promise<{ rss: number; seconds: number; listMs: number }> {
-  const call = client(server, 50);
-  await call("POST", "/api/v1/namespaces", { metadata: { name: "memory" } });
-  let next = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: 50 }, async () => {
-      while (next < MEMORY_PODS) await call("POST", "/api/v1/namespaces/memory/pods", pod(`m-${next++}`));
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  const t = performance.now();
-  await call("GET", "/api/v1/namespaces/memory/pods");
-  const listMs = performance.now() - t;
-  return { rss: rssMiB(server.pid), seconds, listMs };
+/** A fresh server: RSS idle, holding MEMORY_PODS pods, and after one list of all of them. */
+async function memoryWithPods(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "berth-bench-memory-"));
+  const server = await startServer(dir);
+  try {
+    const idle = rssMiB(server.pid);
+    const call = client(server, 50);
+    let next = 0;
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (next < MEMORY_PODS) await call("POST", "/api/v1/namespaces/default/pods", pod(`m-${next++}`));
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    const holding = rssMiB(server.pid);
+    const t = performance.now();
+    await call("GET", "/api/v1/namespaces/default/pods");
+    const listMs = performance.now() - t;
+    console.log(`${MEMORY_PODS} pods created by 50 raw HTTPS clients in ${seconds.toFixed(1)} s (${(MEMORY_PODS / seconds).toFixed(0)} creates/s)`);
+    console.log(`server RSS: ${idle.toFixed(0)} MiB idle, ${holding.toFixed(0)} MiB holding ${MEMORY_PODS} pods, ${rssMiB(server.pid).toFixed(0)} MiB after one list of all of them (${listMs.toFixed(0)} ms)`);
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), "berth-bench-"));
 const server = await startServer(dataDir);
 try {
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`);
-  console.log(`server RSS at start: ${rssMiB(server.pid).toFixed(0)} MiB`);
   await latency(server, 1, "warm");
   for (const clients of [1, 50] as const) {
     const { create, get } = await latency(server, clients, `c${clients}`);
-    console.log(`${clients} client(s): create ${summary(create)}; get ${summary(get)}`);
+    console.log(`${clients} client(s), keep-alive HTTPS: create ${summary(create)}; get ${summary(get)}`);
   }
   console.log(`client-node pod creates, 50 concurrent: ${(await clientNodeThroughput(server)).toFixed(0)} creates/s`);
   console.log(`watch delivery, ${WATCHES} watches x ${WATCH_EVENTS} events: ${summary(await watchLatency(server))}`);
-  const memory = await memoryWithPods(server);
-  console.log(`${MEMORY_PODS} more pods created in ${memory.seconds.toFixed(1)} s (${(MEMORY_PODS / memory.seconds).toFixed(0)}/s); list of ${MEMORY_PODS} pods ${memory.listMs.toFixed(0)} ms`);
-  console.log(`server RSS holding ${MEMORY_PODS + 2 * 500 + 50 * 40 * 2 + CLIENT_NODE_CREATES}+ pods: ${memory.rss.toFixed(0)} MiB`);
 } finally {
   await server.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }
+await memoryWithPods();

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { ADMIN_USER, MastersAuthorizer, TokenAuthenticator } from "./auth.ts";
 import { bootstrapCluster } from "./bootstrap.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import { createHandler } from "./handler.ts";
 import { createKubeletProxy, handleUpgrade } from "./kubelet-proxy.ts";
 import { renderKubeconfig } from "./kubeconfig.ts";
@@ -41,7 +42,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const host = options.host ?? "127.0.0.1";
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const pki = await loadOrCreatePki(options.dataDir);
-  const storage = new Storage(join(options.dataDir, "state.db"), { historyLength: options.historyLength });
+  const dbFile = join(options.dataDir, "state.db");
+  const storage = new Storage(dbFile, { historyLength: options.historyLength, externalCheckpoints: true });
+  const checkpointer = new Checkpointer(dbFile);
   const store = new RestStore(storage);
   const controllers = bootstrapCluster(store, pki.caCertPem, options.nodes ?? 0);
 
@@ -93,6 +96,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
       });
       controllers.stop();
       storage.close();
+      await checkpointer.stop();
     },
   };
 }

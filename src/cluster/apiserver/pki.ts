@@ -1,15 +1,25 @@
 // The cluster's certificate authority and the API server's serving certificate, generated on first
 // start with @peculiar/x509 over WebCrypto and kept in the data directory, so a restart serves the
 // same CA that existing kubeconfigs trust. Also the admin bearer token.
-// @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata API.
-import "reflect-metadata";
-import { generateKeyPairSync, randomBytes, webcrypto } from "node:crypto";
+import { X509Certificate, generateKeyPairSync, randomBytes, webcrypto } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 
-// @peculiar/x509 is typed against the DOM WebCrypto types; Node's implementation is the same API.
-x509.cryptoProvider.set(webcrypto as never);
+type X509Library = typeof X509;
+
+/**
+ * @peculiar/x509 is loaded only when a certificate must be made (first start, renewal): it costs
+ * about 20 MB of memory that a restarted server does not need.
+ */
+async function loadX509(): Promise<X509Library> {
+  // It resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata API.
+  await import("reflect-metadata");
+  const x509 = await import("@peculiar/x509");
+  // It is typed against the DOM WebCrypto types; Node's implementation is the same API.
+  x509.cryptoProvider.set(webcrypto as never);
+  return x509;
+}
 
 type Key = webcrypto.CryptoKey;
 type KeyPair = webcrypto.CryptoKeyPair;
@@ -49,6 +59,7 @@ async function generateKeys(): Promise<KeyPair> {
 }
 
 async function createCa(): Promise<{ certPem: string; keyPem: string }> {
+  const x509 = await loadX509();
   const keys = await generateKeys();
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -67,6 +78,7 @@ async function createCa(): Promise<{ certPem: string; keyPem: string }> {
 }
 
 async function createServingCert(caCertPem: string, caKeyPem: string): Promise<{ certPem: string; keyPem: string }> {
+  const x509 = await loadX509();
   const ca = new x509.X509Certificate(caCertPem);
   const caKey = await importKey(caKeyPem);
   const keys = await generateKeys();
@@ -114,7 +126,7 @@ export async function loadOrCreatePki(dataDir: string): Promise<Pki> {
     writeFileSync(caCert, ca.certPem);
   }
   const caCertPem = readFileSync(caCert, "utf8");
-  const needsServing = !existsSync(serverCert) || !existsSync(serverKey) || new x509.X509Certificate(readFileSync(serverCert, "utf8")).notAfter.getTime() - Date.now() < 30 * DAY_MS;
+  const needsServing = !existsSync(serverCert) || !existsSync(serverKey) || Date.parse(new X509Certificate(readFileSync(serverCert, "utf8")).validTo) - Date.now() < 30 * DAY_MS;
   if (needsServing) {
     const serving = await createServingCert(caCertPem, readFileSync(caKey, "utf8"));
     writeSecret(serverKey, serving.keyPem);

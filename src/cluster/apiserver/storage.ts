@@ -26,6 +26,8 @@ export interface StorageOptions {
   historyLength?: number;
   /** Batch the writes of one event-loop turn into one transaction (default true). */
   groupCommit?: boolean;
+  /** Leave WAL checkpoints to someone else (a Checkpointer) instead of the writing connection. */
+  externalCheckpoints?: boolean;
 }
 
 export interface ListPosition {
@@ -61,6 +63,7 @@ export class Storage {
     this.#groupCommit = options.groupCommit ?? true;
     this.#db = new DatabaseSync(file);
     this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
+    if (options.externalCheckpoints) this.#db.exec("PRAGMA wal_autocheckpoint=0;");
     this.#db.exec(SCHEMA);
     const prepare = (sql: string): StatementSync => this.#db.prepare(sql);
     this.#statements = {
