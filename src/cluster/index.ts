@@ -12,6 +12,8 @@ export interface ClusterOptions {
   port?: number;
   /** Nodes to register, each with its kubelet; default 1. */
   nodes?: number;
+  /** Pods each node accepts (default 110, like the real kubelet). */
+  maxPodsPerNode?: number;
   /** Options of the process runtime, e.g. `{ imagePolicy: { unavailable: ["*:broken"] } }`. */
   runtime?: ProcessRuntimeOptions;
 }
@@ -34,7 +36,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
   for (let i = 1; i <= nodes; i++) {
     const kubeletClient = client(`kubelet-node-${i}`);
     clients.push(kubeletClient);
-    kubelets.push(new Kubelet({ nodeName: `node-${i}`, client: kubeletClient, runtime, dataDir: options.dataDir, serverToken: api.adminToken, apiServer: { host: "127.0.0.1", port: api.port } }));
+    kubelets.push(new Kubelet({ nodeName: `node-${i}`, client: kubeletClient, runtime, dataDir: options.dataDir, serverToken: api.adminToken, apiServer: { host: "127.0.0.1", port: api.port }, ...(options.maxPodsPerNode !== undefined ? { maxPods: options.maxPodsPerNode } : {}) }));
   }
   try {
     // Kubelets first, so nodes are Ready when the scheduler makes its first decisions.

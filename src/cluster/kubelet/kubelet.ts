@@ -22,6 +22,8 @@ export interface KubeletOptions {
   /** Where pods reach the API server (KUBERNETES_SERVICE_HOST/PORT). */
   apiServer: { host: string; port: number };
   kubeletVersion?: string;
+  /** Pod capacity of the node (default 110). */
+  maxPods?: number;
   /** Back-off schedule override (tests); default 10 s doubling to 5 min. */
   backoff?: Backoff;
 }
@@ -49,7 +51,7 @@ export class Kubelet {
     const port = await this.server.listen();
     const hostIP = "127.0.0.1";
     const info = runtime.info();
-    const node = await this.heartbeat.register({ port, hostIP, runtimeName: info.runtimeName, runtimeVersion: info.runtimeVersion, kubeletVersion: this.options.kubeletVersion ?? "v1.35.0" });
+    const node = await this.heartbeat.register({ port, hostIP, runtimeName: info.runtimeName, runtimeVersion: info.runtimeVersion, kubeletVersion: this.options.kubeletVersion ?? "v1.35.0", ...(this.options.maxPods !== undefined ? { maxPods: this.options.maxPods } : {}) });
     const { host, port: apiPort } = this.options.apiServer;
     this.ctx = {
       nodeName,

@@ -34,6 +34,8 @@ export interface NodeStatusInput {
   kubeletVersion: string;
   previous?: Obj;
   now: Date;
+  /** Overrides the pod capacity (default 110, as the real kubelet's --max-pods). */
+  maxPods?: number;
 }
 
 /** The status fields the kubelet owns, keeping transition times of conditions that did not change. */
@@ -44,10 +46,11 @@ export function nodeStatus(input: NodeStatusInput): Obj {
     const previous = old.find((c) => c.type === type);
     return { type, status, lastHeartbeatTime: now, lastTransitionTime: previous?.status === status ? previous.lastTransitionTime : now, reason, message };
   };
-  const capacity = (input.previous?.status?.capacity as Obj | undefined) ?? machineCapacity();
+  const pods = input.maxPods !== undefined ? { pods: String(input.maxPods) } : {};
+  const capacity = { ...((input.previous?.status?.capacity as Obj | undefined) ?? machineCapacity()), ...pods };
   return {
     capacity,
-    allocatable: (input.previous?.status?.allocatable as Obj | undefined) ?? capacity,
+    allocatable: { ...((input.previous?.status?.allocatable as Obj | undefined) ?? capacity), ...pods },
     conditions: [
       condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
       condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
