@@ -131,8 +131,9 @@ export class RestStore {
   // Conversion between the served version and the stored form
 
   served(rt: ResourceType, stored: KubeObject): KubeObject {
-    const obj = rt.fromStorage ? rt.fromStorage(stored) : stored;
-    return { ...obj, apiVersion: groupVersionOf(rt), kind: rt.kind };
+    const { apiVersion: _apiVersion, kind: _kind, ...fields } = rt.fromStorage ? rt.fromStorage(stored) : stored;
+    // apiVersion and kind first, as the real server writes them.
+    return { apiVersion: groupVersionOf(rt), kind: rt.kind, ...fields };
   }
 
   #decode(rt: ResourceType, body: unknown, namespace: string | undefined): KubeObject {

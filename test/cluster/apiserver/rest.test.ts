@@ -260,3 +260,70 @@ test("storage survives reopening: objects, resourceVersion and change log", () =
     t.close();
   }
 });
+
+test("watch: bookmarks and a clean end at timeoutSeconds; watch-list ends its initial events with a bookmark", async () => {
+  const t = openTestStore();
+  try {
+    t.store.create(rt("configmaps"), "default", { metadata: { name: "a" } }, q());
+    const timed = collectingSink();
+    startWatch(t.store, rt("configmaps"), "default", q({ resourceVersion: String(t.storage.currentRV), allowWatchBookmarks: "true", timeoutSeconds: "0" }), timed, watchOptions);
+    while (!timed.ended) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.deepEqual(timed.events.map((e) => e.type), ["BOOKMARK"]);
+    assert.equal(timed.events[0]?.object.metadata.resourceVersion, String(t.storage.currentRV));
+    const watchList = collectingSink();
+    startWatch(t.store, rt("configmaps"), "default", q({ sendInitialEvents: "true", resourceVersionMatch: "NotOlderThan", allowWatchBookmarks: "true", timeoutSeconds: "60" }), watchList, watchOptions);
+    const types = watchList.events.map((e) => e.type);
+    assert.equal(types.at(-1), "BOOKMARK");
+    assert.ok(types.slice(0, -1).every((type) => type === "ADDED") && types.length >= 3, types.join());
+    assert.deepEqual(watchList.events.at(-1)?.object.metadata.annotations, { "k8s.io/initial-events-end": "true" });
+  } finally {
+    t.close();
+  }
+});
+
+test("events.k8s.io/v1 and core/v1 events are two views of one store", () => {
+  const t = openTestStore();
+  try {
+    const eventTime = "2026-01-01T00:00:00.000000Z";
+    const created = t.store.create(rt("events", "events.k8s.io"), "default", {
+      metadata: { name: "web.1" },
+      eventTime,
+      regarding: { kind: "Pod", name: "web", namespace: "default" },
+      note: "Successfully assigned default/web to node-1",
+      reason: "Scheduled",
+      type: "Normal",
+      reportingController: "default-scheduler",
+      reportingInstance: "default-scheduler-1",
+      action: "Binding",
+    }, q());
+    assert.equal(created.apiVersion, "events.k8s.io/v1");
+    assert.equal(created.note, "Successfully assigned default/web to node-1");
+    const core = t.store.get(rt("events"), "default", "web.1");
+    assert.equal(core.apiVersion, "v1");
+    assert.equal(core.message, "Successfully assigned default/web to node-1");
+    assert.deepEqual(core.involvedObject, { kind: "Pod", name: "web", namespace: "default" });
+    assert.equal(core.reportingComponent, "default-scheduler");
+    assert.equal(core.eventTime, eventTime, "MicroTime keeps its six digits");
+    const selected = t.store.list(rt("events"), "default", q({ fieldSelector: "involvedObject.name=web,involvedObject.kind=Pod,reason=Scheduled" }));
+    assert.equal((selected.items as unknown[]).length, 1);
+  } finally {
+    t.close();
+  }
+});
+
+test("dry run stores nothing; deletecollection deletes what the selector matches", () => {
+  const t = openTestStore();
+  try {
+    const rv = t.storage.currentRV;
+    const dry = t.store.create(rt("configmaps"), "default", { metadata: { name: "dry" } }, q({ dryRun: "All" }));
+    assert.equal(dry.metadata.name, "dry");
+    assert.equal(t.storage.currentRV, rv);
+    rejects(() => t.store.get(rt("configmaps"), "default", "dry"), 404);
+    for (const [name, team] of [["a", "x"], ["b", "x"], ["c", "y"]]) t.store.create(rt("configmaps"), "default", { metadata: { name, labels: { team } } }, q());
+    const deleted = t.store.deleteCollection(rt("configmaps"), "default", {}, q({ labelSelector: "team=x" }));
+    assert.deepEqual((deleted.items as KubeObject[]).map((i) => i.metadata.name), ["a", "b"]);
+    assert.deepEqual((t.store.list(rt("configmaps"), "default", q({ labelSelector: "team" })).items as KubeObject[]).map((i) => i.metadata.name), ["c"]);
+  } finally {
+    t.close();
+  }
+});
