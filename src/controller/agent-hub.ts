@@ -279,7 +279,18 @@ export class AgentHub {
 /** The agent source as one JavaScript module that runs itself. */
 function agentProgram(): string {
   const source = readFileSync(new URL("../agent/agent.ts", import.meta.url), "utf8");
-  return `${stripTypeScriptTypes(source)}\nprocess.exit(await runAgent(process.env));\n`;
+  return `${stripTypesQuietly(source)}\nprocess.exit(await runAgent(process.env));\n`;
+}
+
+/** Node's own type stripper (the one that runs Berth), without its "experimental" warning on every start. */
+function stripTypesQuietly(source: string): string {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = () => {};
+  try {
+    return stripTypeScriptTypes(source);
+  } finally {
+    process.emitWarning = emitWarning;
+  }
 }
 
 export interface AgentEndpoint {
