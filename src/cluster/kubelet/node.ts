@@ -79,6 +79,7 @@ export class NodeHeartbeat {
   private leaseTimer: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private nodeUid = "";
 
   constructor(client: ApiClient, name: string) {
     this.client = client;
@@ -102,6 +103,7 @@ export class NodeHeartbeat {
       return this.client.strategicPatch(`${paths.node(this.name)}/status`, { status: nodeStatus({ ...status, previous: current, now: new Date() }) });
     };
     node = await post();
+    this.nodeUid = String(node.metadata?.uid ?? "");
     await this.renewLease();
     this.leaseTimer = setInterval(() => void this.renewLease().catch(() => undefined), LEASE_RENEW_MS);
     this.leaseTimer.unref();
@@ -120,7 +122,7 @@ export class NodeHeartbeat {
       await this.client.create(paths.leases(), {
         apiVersion: "coordination.k8s.io/v1",
         kind: "Lease",
-        metadata: { name: this.name, namespace: "kube-node-lease", ownerReferences: [{ apiVersion: "v1", kind: "Node", name: this.name, uid: "" }].filter((r) => r.uid) },
+        metadata: { name: this.name, namespace: "kube-node-lease", ...(this.nodeUid ? { ownerReferences: [{ apiVersion: "v1", kind: "Node", name: this.name, uid: this.nodeUid }] } : {}) },
         spec,
       });
     }

@@ -247,3 +247,59 @@ test("volumes: an emptyDir shared by two containers, configMap and secret files,
   await core.deleteNamespacedPod({ name: "shared", namespace: "default", gracePeriodSeconds: 1 });
   await until("shared gone", async () => ((await getPod(cluster, "default", "shared")) === undefined ? true : undefined));
 });
+
+test("graceful deletion: SIGTERM, the grace period, SIGKILL, then the object is removed", async () => {
+  await createPod(cluster, "default", {
+    metadata: { name: "stubborn" },
+    spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "trap 'echo got TERM' TERM; while true; do sleep 0.1; done"] }] },
+  });
+  await untilContainer(cluster, "default", "stubborn", "main", (s) => s.state.running !== undefined);
+  const started = Date.now();
+  const deleted = await call(cluster, "DELETE", "/api/v1/namespaces/default/pods/stubborn");
+  assert.ok(deleted.body.metadata.deletionTimestamp, "graceful: the object stays with a deletionTimestamp");
+  await until("stubborn removed", async () => ((await getPod(cluster, "default", "stubborn")) === undefined ? true : undefined));
+  assert.ok(Date.now() - started >= 900, "the grace period was honoured");
+  const events = await podEvents(cluster, "default", "stubborn");
+  assert.ok(events.some((e: Loose) => e.reason === "Killing" && e.message === "Stopping container main"), "Killing event");
+});
+
+test("a persistentVolumeClaim is a directory that outlives the pod; hostPath DirectoryOrCreate", async (t) => {
+  if (!cluster.runtime.info().capabilities.podIsolation) {
+    t.skip("volumes appear at their mountPath only with pod isolation (root)");
+    return;
+  }
+  await call(cluster, "POST", "/api/v1/namespaces/default/persistentvolumeclaims", { metadata: { name: "cache" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
+  const hostDir = `${cluster.dataDir}/host-dir`;
+  const volumes = [
+    { name: "cache", persistentVolumeClaim: { claimName: "cache" } },
+    { name: "host", hostPath: { path: hostDir, type: "DirectoryOrCreate" } },
+  ];
+  const mounts = [
+    { name: "cache", mountPath: "/cache" },
+    { name: "host", mountPath: "/host" },
+  ];
+  await createPod(cluster, "default", { metadata: { name: "writer" }, spec: { restartPolicy: "Never", volumes, containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "echo kept > /cache/file; echo host > /host/file"], volumeMounts: mounts }] } });
+  await until("writer done", async () => ((await getPod(cluster, "default", "writer"))?.status?.phase === "Succeeded" ? true : undefined));
+  await call(cluster, "DELETE", "/api/v1/namespaces/default/pods/writer");
+  await createPod(cluster, "default", { metadata: { name: "reader" }, spec: { restartPolicy: "Never", volumes, containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "cat /cache/file /host/file"], volumeMounts: mounts }] } });
+  await until("reader done", async () => ((await getPod(cluster, "default", "reader"))?.status?.phase === "Succeeded" ? true : undefined));
+  assert.equal(await core.readNamespacedPodLog({ name: "reader", namespace: "default" }), "kept\nhost\n");
+  const claim = await call(cluster, "GET", "/api/v1/namespaces/default/persistentvolumeclaims/cache");
+  assert.equal(claim.body.status.phase, "Bound");
+});
+
+test("a missing Secret volume: FailedMount, then the pod starts once the Secret exists", async () => {
+  await createPod(cluster, "default", {
+    metadata: { name: "needs-secret" },
+    spec: { volumes: [{ name: "s", secret: { secretName: "later" } }], containers: [{ name: "main", image: "busybox", command: ["sleep", "3600"], volumeMounts: [{ name: "s", mountPath: "/s" }] }], terminationGracePeriodSeconds: 1 },
+  });
+  const events = await until("FailedMount", async () => {
+    const list = await podEvents(cluster, "default", "needs-secret");
+    return list.find((e: Loose) => e.reason === "FailedMount");
+  });
+  assert.equal(events.message, 'MountVolume.SetUp failed for volume "s" : secret "later" not found');
+  assert.equal((await getPod(cluster, "default", "needs-secret")).status.containerStatuses[0].state.waiting.reason, "ContainerCreating");
+  await call(cluster, "POST", "/api/v1/namespaces/default/secrets", { metadata: { name: "later" }, stringData: { k: "v" } });
+  await untilContainer(cluster, "default", "needs-secret", "main", (s) => s.state.running !== undefined);
+  await call(cluster, "DELETE", "/api/v1/namespaces/default/pods/needs-secret");
+});

@@ -2,6 +2,7 @@
 // exec with and without a terminal, describe, wait, and a crash-looping container's previous logs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -124,4 +125,32 @@ test("logs --previous of a crash-looping container, CrashLoopBackOff in get pods
   const noPrevious = await kubectl(["logs", "pod/crasher", "--previous", "-c", "main", "--tail=1"]);
   assert.equal(noPrevious.code, 0);
   await kubectl(["delete", "pod", "crasher", "--wait=false"]);
+});
+
+test("attach -i: stdin reaches the container's main process, its output comes back", { skip: !binary && "kubectl 1.35 package not installed" }, async () => {
+  await createPod(cluster, "default", {
+    metadata: { name: "attachable" },
+    spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox", stdin: true, command: ["sh", "-c", "while read line; do echo got $line; done"] }] },
+  });
+  await untilContainer(cluster, "default", "attachable", "main", (s) => s.state.running !== undefined);
+  // The container keeps its stdin open for the next attach (stdinOnce is false), so kubectl stays attached
+  // until it is stopped, as it would for a user pressing Ctrl-C.
+  const child = spawn(binary as string, ["--kubeconfig", cluster.kubeconfigPath, "--cache-dir", cacheDir, "attach", "-i", "attachable"], { stdio: ["pipe", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+  child.stdin.write("hello\n");
+  await until("attached output", () => (output.includes("got hello") ? true : undefined));
+  child.kill();
+  const logs = await kubectl(["logs", "attachable"]);
+  assert.equal(logs.stdout, "got hello\n");
+  await kubectl(["delete", "pod", "attachable", "--wait=false"]);
+});
+
+test("kubectl 1.29 exec (SPDY only) gets a clear error naming the minimum version", { skip: !kubectlBinary("29") && "kubectl 1.29 package not installed" }, async () => {
+  await createPod(cluster, "default", { metadata: { name: "old-client" }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox", command: ["sleep", "3600"] }] } });
+  await untilContainer(cluster, "default", "old-client", "main", (s) => s.state.running !== undefined);
+  const result = await kubectl(["exec", "old-client", "--", "true"], undefined, kubectlBinary("29"));
+  assert.notEqual(result.code, 0);
+  assert.match(result.stderr, /kubectl 1\.30 or newer/);
+  await kubectl(["delete", "pod", "old-client", "--wait=false"]);
 });
