@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { Controller, type BuildLog, type LaunchTimings, type LeasedAgent } from "../src/controller/provisioner.ts";
 import { startAgentEndpoint } from "../src/controller/agent-hub.ts";
 import { createKubeClient } from "../src/kube/client.ts";
-import { watchPods } from "../src/kube/pod-watch.ts";
+import { watchPods } from "../src/kube/watch.ts";
 import type { Cloud } from "../src/templates/model.ts";
 
 const SEQUENTIAL = Number(process.env["BENCH_AGENTS"] ?? 30);

@@ -82,6 +82,10 @@ export function describeChanges(previous: V1Pod | undefined, current: V1Pod): st
 export function judgeLaunch(pod: V1Pod, watch: LaunchWatch, policy: FailFastPolicy, now: number, agentContainer: string, agentConnected: boolean): Verdict | undefined {
   const status = pod.status;
   const disrupted = status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
+  if (pod.metadata?.deletionTimestamp && !disrupted) {
+    // Someone or something deleted the pod under the build (the build's own clean-up is not watched).
+    return { reason: "PodDeleted", message: `pod ${pod.metadata.namespace}/${pod.metadata.name} was deleted`, infrastructure: true };
+  }
   if (status?.phase === "Failed" || status?.phase === "Succeeded" || (disrupted && pod.metadata?.deletionTimestamp)) {
     const ended = statuses(pod).filter((s) => s.state?.terminated && s.state.terminated.exitCode !== 0);
     const reason = status?.reason ?? disrupted?.reason ?? ended[0]?.state?.terminated?.reason ?? (status?.phase === "Succeeded" ? "Completed" : "Failed");

@@ -15,7 +15,7 @@ import { cloneJson } from "../templates/pod-merge.ts";
 import { createKubeClient, type KubeClient } from "../kube/client.ts";
 import type { ConnectionSettings } from "../kube/connect.ts";
 import type { FlowControlOptions } from "../kube/http.ts";
-import { watchPods, type PodWatch } from "../kube/pod-watch.ts";
+import { watchEvents, watchPods, type ObjectWatch, type PodWatch } from "../kube/watch.ts";
 import type { AgentConnection, AgentHub, RunningCommand, RunOptions } from "./agent-hub.ts";
 import { templateServes } from "./labels.ts";
 import { DEFAULT_FAIL_FAST, describeChanges, judgeLaunch, newLaunchWatch, type FailFastPolicy, type Verdict } from "./pod-report.ts";
@@ -75,6 +75,7 @@ interface CloudState {
   cloud: Cloud;
   client: KubeClient;
   watch: PodWatch;
+  events: ObjectWatch<CoreV1Event>;
   queue: CapacityQueue;
   /** Launches that have taken a place but whose pod the watch may not show yet. */
   pending: Map<string, string>;
@@ -101,9 +102,15 @@ export class Controller {
     for (const cloud of options.clouds) {
       const rateLimit = cloud.qps ? { rateLimit: { qps: cloud.qps, burst: cloud.burst ?? cloud.qps * 2 } } : {};
       const client = createKubeClient(options.connectionFor?.(cloud) ?? connectionOf(cloud), { ...rateLimit, ...options.flowControl });
-      const watch = await watchPods(client, { namespace: cloud.namespace ?? client.namespace, labelSelector: selector, onError: (e) => controller.log(`cloud ${cloud.name}: pod watch failed, restarting: ${String(e)}`) });
-      const state: CloudState = { cloud, client, watch, queue: new CapacityQueue(), pending: new Map() };
+      const namespace = cloud.namespace ?? client.namespace;
+      const onError = (what: string) => (e: unknown) => controller.log(`cloud ${cloud.name}: ${what} watch failed, restarting: ${String(e)}`);
+      const watch = await watchPods(client, { namespace, labelSelector: selector, onError: onError("pod") });
+      const events = await watchEvents(client, { namespace, onError: onError("event") });
+      const state: CloudState = { cloud, client, watch, events, queue: new CapacityQueue(), pending: new Map() };
       watch.on((event, pod) => controller.onPodEvent(state, event, pod));
+      events.on((event, e) => {
+        if (event !== "delete" && e.involvedObject?.kind === "Pod") controller.leases.get(e.involvedObject.name ?? "")?.event(e);
+      });
       controller.states.set(cloud.name, state);
     }
     return controller;
@@ -322,7 +329,7 @@ export class Controller {
     this.stopped = true;
     clearInterval(this.gcTimer);
     await Promise.all([...this.leases.values()].map((lease) => lease.terminate({ failed: true, reason: "the controller is shutting down" })));
-    await Promise.all([...this.states.values()].map((s) => s.watch.stop()));
+    await Promise.all([...this.states.values()].flatMap((s) => [s.watch.stop(), s.events.stop()]));
   }
 }
 
@@ -422,6 +429,15 @@ class Lease {
     }
   }
 
+  /** A Kubernetes event about the pod, shown once per reason and message. */
+  event(e: CoreV1Event): void {
+    if (this.ended) return;
+    const key = `${e.reason}/${e.message}`;
+    if (this.eventsShown.has(key)) return;
+    this.eventsShown.add(key);
+    this.log.line(`[event] ${e.type === "Warning" ? "Warning " : ""}${e.reason ?? ""}: ${(e.message ?? "").trim()}`);
+  }
+
   private fail(verdict: Verdict): void {
     if (this.settleLaunch) {
       this.settleLaunch(verdict);
@@ -472,12 +488,7 @@ class Lease {
       .listNamespacedEvent({ namespace: this.namespace, fieldSelector: `involvedObject.name=${this.name}` })
       .then((list) => list.items)
       .catch(() => [] as CoreV1Event[]);
-    for (const e of events.slice(-10)) {
-      const key = `${e.reason}/${e.message}`;
-      if (this.eventsShown.has(key)) continue;
-      this.eventsShown.add(key);
-      this.log.line(`event ${e.type ?? ""} ${e.reason ?? ""}: ${e.message ?? ""}`.replace(/\s+/g, " "));
-    }
+    for (const e of events.slice(-10)) this.event(e);
     for (const container of verdict.showLogsOf ?? []) {
       const text = await core.readNamespacedPodLog({ namespace: this.namespace, name: this.name, container, tailLines: 20 }).catch(() => undefined);
       if (text === undefined) continue;

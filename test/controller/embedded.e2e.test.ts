@@ -32,6 +32,7 @@ async function setup(t: { after(fn: () => unknown): void }, templates: PodTempla
     controllerUrl: endpoint.url,
     connectionFor: () => ({ kubeconfig: cluster.kubeconfigPath }),
     failFast: { imagePullBackOffs: 1, unschedulableMs: 1000 },
+    quotaRetryMs: 300,
     log: () => {},
   });
   t.after(() => controller.stop());
@@ -51,7 +52,8 @@ test("request -> pod scheduled and started -> agent connects -> command runs -> 
   assert.equal(out, `agent ${agent.name} in /home/jenkins/agent\n`);
   assert.match(log.text, /scheduled to node node-1/);
   assert.match(log.text, /container jnlp: running/);
-  assert.match(log.text, /Agent build-\w+ is connected/);
+  assert.match(log.text, /Agent build-\w+ is connected after \d+\.\d+s \(controller \d+ms, API create \d+ms, scheduling \d+ms, containers \d+ms, agent start and connect \d+ms\)/);
+  assert.match(log.text, /\[event\] Scheduled: Successfully assigned default\/build-\w+ to node-1/);
   await agent.release({ failed: false });
   await until("the pod to be gone", async () => ((await client.core.listNamespacedPod({ namespace: "default" })).items.length === 0 ? true : undefined));
 });
@@ -84,4 +86,36 @@ test("activeDeadlineSeconds ends the pod; the build learns the reason", async (t
   assert.equal(verdict.infrastructure, false);
   assert.match((await running.result).error ?? "", /DeadlineExceeded/);
   await agent.release({ failed: true });
+});
+
+test("the API server refusing the pod, and an exhausted quota that frees up", async (t) => {
+  const { controller, client } = await setup(t, [
+    { name: "lost", label: "lost", namespace: "no-such-namespace" },
+    { name: "build", label: "build" },
+  ]);
+  await assert.rejects(controller.requestAgent({ label: "lost", log: new Log() }), /Unable to create pod no-such-namespace\/lost-\w+: .*not found/);
+  await client.core.createNamespacedResourceQuota({ namespace: "default", body: { metadata: { name: "one-pod" }, spec: { hard: { pods: "1" } } } });
+  const first = await controller.requestAgent({ label: "build", log: new Log() });
+  const log = new Log();
+  const second = controller.requestAgent({ label: "build", log });
+  await until("the quota message", () => (/resource quota of namespace default is exhausted/.test(log.text) ? true : undefined));
+  await first.release({ failed: false });
+  await (await second).release({ failed: false });
+});
+
+test("a pod deleted under a build: infrastructure failure, and with retries the build runs again on a new pod", async (t) => {
+  const { controller, client } = await setup(t, [{ name: "build", label: "build" }]);
+  const log = new Log();
+  const names: string[] = [];
+  const result = await controller.withAgent({ label: "build", log, attempts: 2 }, async (agent) => {
+    names.push(agent.name);
+    if (names.length === 1) {
+      const running = agent.run(["sleep", "60"]);
+      await client.core.deleteNamespacedPod({ namespace: "default", name: agent.name });
+      return (await running.result).error ?? "no error";
+    }
+    return `second attempt on ${agent.name}`;
+  });
+  assert.equal(result, `second attempt on ${names[1]}`);
+  assert.match(log.text, /Retrying on a new pod \(attempt 2 of 2\) after an infrastructure failure/);
 });

@@ -80,3 +80,9 @@ test("pod failures: deadline is the build's, eviction and disruption are infrast
   );
   assert.deepEqual([disrupted?.reason, disrupted?.infrastructure], ["PreemptionByScheduler", true]);
 });
+
+test("a pod being deleted under the build is an infrastructure failure", () => {
+  const deleting = { ...pod({ phase: "Running" }), metadata: { name: "agent-1", namespace: "ci", deletionTimestamp: new Date() } };
+  const verdict = judgeLaunch(deleting, newLaunchWatch(), DEFAULT_FAIL_FAST, 0, "jnlp", true);
+  assert.deepEqual(verdict, { reason: "PodDeleted", message: "pod ci/agent-1 was deleted", infrastructure: true });
+});

@@ -11,7 +11,7 @@ import { PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-
 import { Controller, LaunchError, type BuildLog } from "../../src/controller/provisioner.ts";
 import { startAgentEndpoint } from "../../src/controller/agent-hub.ts";
 import { createKubeClient, type KubeClient } from "../../src/kube/client.ts";
-import { watchPods } from "../../src/kube/pod-watch.ts";
+import { watchPods } from "../../src/kube/watch.ts";
 import type { Cloud, PodTemplate } from "../../src/templates/model.ts";
 import { agentBootstrap } from "../../src/templates/agent-container.ts";
 import { startTestServer } from "../cluster/helpers/server.ts";

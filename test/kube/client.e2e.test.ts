@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
 import { createKubeClient } from "../../src/kube/client.ts";
-import { watchPods, type PodEvent } from "../../src/kube/pod-watch.ts";
+import { watchPods, type WatchEvent } from "../../src/kube/watch.ts";
 import { startTestServer } from "../cluster/helpers/server.ts";
 
 function pod(name: string, labels: Record<string, string>): V1Pod {
@@ -45,7 +45,7 @@ test("one pod watch: listed once, then add/update/delete events for the selected
   await client.core.createNamespacedPod({ namespace: "default", body: pod("before", { "berth.test/owner": "me" }) });
   const watch = await watchPods(client, { labelSelector: "berth.test/owner=me" });
   t.after(() => watch.stop());
-  const events: [PodEvent, string][] = [];
+  const events: [WatchEvent, string][] = [];
   watch.on((event, p) => events.push([event, p.metadata!.name!]));
   assert.deepEqual(watch.list().map((p) => p.metadata?.name), ["before"]);
 
