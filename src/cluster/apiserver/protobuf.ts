@@ -128,6 +128,7 @@ const DECODERS: Record<string, (f: Map<number, Field[]>) => JsonRecord> = {
       }),
     });
   },
+  SelfSubjectReview: (f) => compact({ metadata: objectMeta(sub(f, 1)) }),
   SelfSubjectRulesReview: (f) => compact({ metadata: objectMeta(sub(f, 1)), spec: compact({ namespace: string(sub(f, 2), 1) }) }),
   TokenRequest: (f) => {
     const spec = sub(f, 2);

@@ -138,6 +138,17 @@ function namespaceDefaults(ns: KubeObject): void {
   ns.status = status;
 }
 
+function serviceDefaults(service: KubeObject): void {
+  const spec: JsonRecord = isRecord(service.spec) ? service.spec : {};
+  if (spec.type === undefined) spec.type = "ClusterIP";
+  if (spec.sessionAffinity === undefined) spec.sessionAffinity = "None";
+  for (const port of Array.isArray(spec.ports) ? spec.ports.filter(isRecord) : []) {
+    if (port.protocol === undefined) port.protocol = "TCP";
+    if (port.targetPort === undefined) port.targetPort = port.port;
+  }
+  service.spec = spec;
+}
+
 function pvcDefaults(pvc: KubeObject): void {
   const spec: JsonRecord = isRecord(pvc.spec) ? pvc.spec : {};
   if (spec.volumeMode === undefined) spec.volumeMode = "Filesystem";
@@ -354,6 +365,18 @@ export const RESOURCE_TYPES: ResourceType[] = [
     defaults: pvcDefaults,
     admit: pvcAdmit,
     validate: validatePvc,
+  }),
+  // Stored only: no cluster IPs or endpoints. kubectl cluster-info and expose need the kind to exist.
+  define({
+    plural: "services",
+    singular: "service",
+    kind: "Service",
+    namespaced: true,
+    shortNames: ["svc"],
+    categories: ["all"],
+    hasStatusSubresource: true,
+    subresources: { status: { kind: "Service", verbs: STATUS_VERBS } },
+    defaults: serviceDefaults,
   }),
   define({
     plural: "resourcequotas",
