@@ -48,6 +48,8 @@ export class ApiClient {
   readonly url: URL;
   private readonly token: string;
   private readonly agent: Agent;
+  /** Events go through their own few sockets so a burst of them never queues ahead of status writes. */
+  private readonly eventAgent: Agent;
   private readonly userAgent: string;
   private readonly caCertPem: string;
 
@@ -56,27 +58,28 @@ export class ApiClient {
     this.token = options.token;
     this.caCertPem = options.caCertPem;
     this.userAgent = options.userAgent;
-    this.agent = new Agent({ keepAlive: true, maxSockets: 16, ca: options.caCertPem });
+    this.agent = new Agent({ keepAlive: true, maxSockets: 32, ca: options.caCertPem });
+    this.eventAgent = new Agent({ keepAlive: true, maxSockets: 4, ca: options.caCertPem });
   }
 
-  private options(method: string, path: string, headers: Record<string, string>): RequestOptions {
+  private options(method: string, path: string, headers: Record<string, string>, lowPriority = false): RequestOptions {
     return {
       method,
       host: this.url.hostname,
       port: this.url.port,
       path,
-      agent: this.agent,
+      agent: lowPriority ? this.eventAgent : this.agent,
       ca: this.caCertPem,
       headers: { Authorization: `Bearer ${this.token}`, Accept: "application/json", "User-Agent": this.userAgent, ...headers },
     };
   }
 
   /** One request with a JSON (or merge-patch) body; resolves with the decoded answer, throws ApiStatusError. */
-  request(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<Obj> {
+  request(method: string, path: string, body?: unknown, contentType = "application/json", lowPriority = false): Promise<Obj> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = payload ? { "Content-Type": contentType, "Content-Length": String(payload.length) } : {};
     return new Promise((resolve, reject) => {
-      const req = request(this.options(method, path, headers), (res) => {
+      const req = request(this.options(method, path, headers, lowPriority), (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", reject);
@@ -165,8 +168,14 @@ export class ApiClient {
     };
   }
 
+  /** Event writes: best effort, on the low-priority sockets. */
+  event(method: "POST" | "PATCH", path: string, body: Obj): Promise<Obj> {
+    return this.request(method, path, body, method === "PATCH" ? "application/merge-patch+json" : "application/json", true);
+  }
+
   close(): void {
     this.agent.destroy();
+    this.eventAgent.destroy();
   }
 }
 

@@ -59,7 +59,7 @@ export class EventRecorder {
     if (previous) {
       previous.count++;
       // Same key again: bump the existing object instead of creating another one.
-      await this.client.mergePatch(`${paths.events(object.namespace)}/${previous.name}`, { count: previous.count, lastTimestamp: now });
+      await this.client.event("PATCH", `${paths.events(object.namespace)}/${previous.name}`, { count: previous.count, lastTimestamp: now });
       return;
     }
     const name = `${object.name}.${uniqueHex()}`;
@@ -81,6 +81,6 @@ export class EventRecorder {
       reportingComponent: this.source.component,
       reportingInstance: this.source.host ?? "",
     };
-    await this.client.create(paths.events(object.namespace), event);
+    await this.client.event("POST", paths.events(object.namespace), event);
   }
 }

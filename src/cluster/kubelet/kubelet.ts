@@ -73,7 +73,7 @@ export class Kubelet {
     };
     this.unsubscribe = runtime.onContainerEvent((event) => {
       if (event.type !== "stopped") return;
-      for (const worker of this.workers.values()) void worker.containerStopped(event.containerId);
+      for (const worker of this.workers.values()) if (worker.owns(event.containerId)) void worker.containerStopped(event.containerId);
     });
     this.informer = new Informer(client, paths.pods(), { fieldSelector: `spec.nodeName=${nodeName}` }, {
       add: (pod) => this.podSeen(pod),

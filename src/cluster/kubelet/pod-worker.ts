@@ -161,6 +161,11 @@ export class PodWorker {
     this.requestSync();
   }
 
+  /** Whether a runtime container belongs to this pod (cheap; checked before any async work). */
+  owns(containerId: string): boolean {
+    return this.records.some((r) => r.containerId === containerId);
+  }
+
   /** A runtime "stopped" event for one of this pod's containers. */
   async containerStopped(containerId: string): Promise<void> {
     const rec = this.records.find((r) => r.containerId === containerId);

@@ -3,7 +3,8 @@
 // directory per claim (<claimsDir>/<namespace>/<claim>-<claim uid>) that outlives pods. Files of
 // configMap, secret, downwardAPI and projected volumes are written once at pod start (not refreshed).
 import { execFile } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { dirname, join, normalize } from "node:path";
 import { promisify } from "node:util";
 import type { Mount } from "../runtime/cri.ts";
@@ -227,5 +228,6 @@ export function containerMounts(container: Obj, volumes: PreparedVolumes): Mount
 /** Unmounts tmpfs volumes and deletes the pod directory (claims and hostPaths stay). */
 export async function teardownVolumes(podDir: string, volumes: PreparedVolumes | undefined): Promise<void> {
   for (const mount of volumes?.memoryMounts ?? []) await run("umount", ["-l", mount]).catch(() => undefined);
-  rmSync(podDir, { recursive: true, force: true });
+  // Asynchronous: a burst of deletions must not stall the event loop the whole cluster shares.
+  await rm(podDir, { recursive: true, force: true });
 }
