@@ -79,12 +79,12 @@ export class PodWorker {
   private startedAtMs = 0;
   private terminal: PodView["terminal"];
   private terminating = false;
-  private deadlineArmed = false;
   private finished = false;
   private goneFromApi = false;
   private syncRunning = false;
   private syncAgain = false;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt = 0;
   private lastStatus = "";
   private publishing: Promise<void> | undefined;
   private publishAgain = false;
@@ -214,14 +214,21 @@ export class PodWorker {
     this.ctx.events.emit(this.involved(rec), type, reason, message);
   }
 
+  /**
+   * Asks for a sync after `ms`. One timer per pod: the earliest wake-up wins, and every sync re-arms what
+   * it still waits for (back-off, deadline), so repeated requests never pile up timers.
+   */
   private later(ms: number): void {
     if (this.finished) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
+    const due = Date.now() + Math.max(ms, 1);
+    if (this.wakeTimer && this.wakeAt <= due) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeAt = due;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
       this.requestSync();
     }, Math.max(ms, 1));
-    timer.unref();
-    this.timers.add(timer);
+    this.wakeTimer.unref();
   }
 
   private podRef(): string {
@@ -285,10 +292,7 @@ export class PodWorker {
         await this.endPod("Failed", "DeadlineExceeded", "Pod was active on the node longer than the specified deadline");
         return;
       }
-      if (!this.deadlineArmed) {
-        this.deadlineArmed = true;
-        this.later(left + 5);
-      }
+      this.later(left + 5);
     }
     if (!this.sandboxId && !(await this.ensureSandbox())) return;
     if (!(await this.syncInitContainers())) {
@@ -695,8 +699,7 @@ export class PodWorker {
 
   private async finish(): Promise<void> {
     this.finished = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const rec of this.records) this.stopProbes(rec);
     this.ctx.backoff.forget(`${this.uid}/`);
     this.ctx.events.forget(this.uid);
@@ -707,7 +710,7 @@ export class PodWorker {
   /** Called when the kubelet shuts down: containers die with the runtime, nothing is written. */
   shutdown(): void {
     this.finished = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const rec of this.records) this.stopProbes(rec);
   }
 
