@@ -44,7 +44,7 @@ export class ServiceAccountTokens implements Authenticator {
   /** Answers a TokenRequest for an existing service account. */
   issue(namespace: string, serviceAccount: KubeObject, request: JsonRecord): JsonRecord {
     const spec = isRecord(request.spec) ? request.spec : {};
-    const expirationSeconds = spec.expirationSeconds === undefined ? 3600 : Number(spec.expirationSeconds);
+    const expirationSeconds = spec.expirationSeconds === undefined || spec.expirationSeconds === null ? 3600 : Number(spec.expirationSeconds);
     const name = serviceAccount.metadata.name ?? "";
     if (!Number.isInteger(expirationSeconds) || expirationSeconds < MIN_EXPIRATION_SECONDS) {
       throw invalid("TokenRequest", "authentication.k8s.io", name, [fieldErrors.invalid("spec.expirationSeconds", spec.expirationSeconds, "may not specify a duration less than 10 minutes")]);

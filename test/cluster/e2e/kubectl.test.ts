@@ -131,8 +131,13 @@ for (const { minor, binary } of available) {
     assert.equal(lines().length, 2);
   });
 
-  test(`${name}: auth can-i, api-resources`, async () => {
+  test(`${name}: auth can-i, whoami, create token, cluster-info, api-resources`, async () => {
     assert.equal((await ok(binary, minor, ["auth", "can-i", "create", "pods"])).trim(), "yes");
+    assert.match(await ok(binary, minor, ["auth", "whoami"]), /Username\s+kubernetes-admin/);
+    assert.match(await ok(binary, minor, ["create", "token", "default"]), /^eyJ[\w-]+\.[\w-]+\.[\w-]+\s*$/);
+    // cluster-info colours its output even when it is not a terminal.
+    const info = (await ok(binary, minor, ["cluster-info"])).replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g"), "");
+    assert.match(info, /Kubernetes control plane is running at https:\/\/127\.0\.0\.1:\d+/);
     const resources = await ok(binary, minor, ["api-resources"]);
     assert.match(resources, /^pods\s+po\s+v1\s+true\s+Pod\s*$/m);
     assert.match(resources, /^leases\s+coordination\.k8s\.io\/v1\s+true\s+Lease\s*$/m);
