@@ -3,6 +3,7 @@
 // graceful deletion, and the status and events that report it. Every change goes through `sync()`,
 // which runs serially per pod; status is written after each sync only when it changed.
 import { EventEmitter } from "node:events";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ApiStatusError, paths, type ApiClient, type Obj } from "../client/api.ts";
 import type { EventRecorder, InvolvedObject } from "../client/events.ts";
@@ -10,6 +11,7 @@ import { quantityValue } from "../client/quantity.ts";
 import { RuntimeError, type ContainerConfig, type ContainerResources, type ContainerRuntime, type PodSandboxConfig } from "../runtime/cri.ts";
 import { formatDuration, type Backoff } from "./backoff.ts";
 import { ContainerConfigError, expandCommand, referencedObjects, resolveEnv } from "./env.ts";
+import { parseChunk, renderEntries, tail } from "./logs.ts";
 import { ProbeRunner } from "./probes.ts";
 import { buildPodStatus, formatTime, podPhase, type ContainerView, type PodView, type TerminatedState } from "./status.ts";
 import { containerMounts, prepareVolumes, teardownVolumes, VolumeError, type PreparedVolumes } from "./volumes.ts";
@@ -47,6 +49,14 @@ interface ContainerRecord {
 }
 
 const PULL_POLICY_DEFAULT = (image: string): string => (/:latest$|^[^:]*$/.test(image.split("/").pop() ?? image) && !image.includes("@") ? "Always" : "IfNotPresent");
+
+/** The end of a log as FallbackToLogsOnError wants it: at most the last 80 lines and 2,048 bytes. */
+async function lastLogLines(path: string): Promise<string> {
+  const { entries } = parseChunk(await readFile(path));
+  let text = renderEntries(tail(entries, 80), false, { atLineStart: true }).toString("utf8");
+  if (Buffer.byteLength(text) > 2048) text = Buffer.from(text).subarray(-2048).toString("utf8");
+  return text;
+}
 
 function nowTime(): string {
   return formatTime(new Date());
@@ -188,6 +198,11 @@ export class PodWorker {
       containerID: `berth://${containerId}`,
     };
     if ((status.exitCode ?? 0) > 128 && (status.exitCode ?? 0) < 160) terminated.signal = (status.exitCode as number) - 128;
+    if (!terminated.message && terminated.exitCode !== 0 && rec.spec.terminationMessagePolicy === "FallbackToLogsOnError") {
+      const message = await lastLogLines(status.logPath).catch(() => "");
+      if (message) terminated.message = message;
+    }
+    if (rec.containerId !== containerId) return;
     rec.view.state = { terminated };
     rec.view.ready = false;
     rec.view.started = false;

@@ -140,13 +140,14 @@ test("init containers run in order before the containers; a failing one under Ne
   }
   await createPod(cluster, "default", {
     metadata: { name: "init-fails" },
-    spec: { restartPolicy: "Never", initContainers: [{ name: "setup", image: "busybox", command: ["sh", "-c", "exit 5"] }], containers: [{ name: "main", image: "busybox", command: ["true"] }] },
+    spec: { restartPolicy: "Never", initContainers: [{ name: "setup", image: "busybox", terminationMessagePolicy: "FallbackToLogsOnError", command: ["sh", "-c", "echo cannot reach the database; exit 5"] }], containers: [{ name: "main", image: "busybox", command: ["true"] }] },
   });
   const pod = await until("init-fails Failed", async () => {
     const p = await getPod(cluster, "default", "init-fails");
     return p?.status?.phase === "Failed" ? p : undefined;
   });
   assert.equal(pod.status.initContainerStatuses[0].state.terminated.exitCode, 5);
+  assert.equal(pod.status.initContainerStatuses[0].state.terminated.message, "cannot reach the database\n");
   assert.equal(pod.status.containerStatuses[0].state.waiting.reason, "PodInitializing");
   assert.equal(pod.status.conditions.find((c: Loose) => c.type === "Initialized").reason, "ContainersNotInitialized");
 });
