@@ -35,14 +35,14 @@ export class ConnectionError extends Error {}
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-export function connect(settings: ConnectionSettings, env: NodeJS.ProcessEnv = process.env): Connection {
+export function connect(settings: ConnectionSettings, env: NodeJS.ProcessEnv = process.env, serviceAccountDir = SERVICE_ACCOUNT_DIR): Connection {
   const kc = new KubeConfig();
   let source: string;
   if (settings.serverUrl) {
-    const inCluster = !settings.token && !settings.tokenFile && !settings.clientCertificate && inClusterAvailable(env);
+    const inCluster = !settings.token && !settings.tokenFile && !settings.clientCertificate && inClusterAvailable(env, serviceAccountDir);
     kc.loadFromOptions({
       clusters: [{ name: "cloud", server: settings.serverUrl, skipTLSVerify: settings.skipTlsVerify ?? false, ...caOf(settings) }],
-      users: [{ name: "cloud", ...credentialsOf(settings, inCluster) }],
+      users: [{ name: "cloud", ...credentialsOf(settings, inCluster ? serviceAccountDir : undefined) }],
       contexts: [{ name: "cloud", cluster: "cloud", user: "cloud" }],
       currentContext: "cloud",
     });
@@ -51,8 +51,8 @@ export function connect(settings: ConnectionSettings, env: NodeJS.ProcessEnv = p
     if (!existsSync(settings.kubeconfig)) throw new ConnectionError(`kubeconfig ${settings.kubeconfig} does not exist`);
     kc.loadFromFile(settings.kubeconfig);
     source = `kubeconfig ${settings.kubeconfig}`;
-  } else if (inClusterAvailable(env)) {
-    kc.loadFromCluster();
+  } else if (inClusterAvailable(env, serviceAccountDir)) {
+    loadServiceAccount(kc, env, serviceAccountDir);
     source = "service account";
   } else {
     kc.loadFromDefault();
@@ -66,17 +66,28 @@ export function connect(settings: ConnectionSettings, env: NodeJS.ProcessEnv = p
     kc.setCurrentContext(settings.context);
   }
   if (!kc.getCurrentCluster()) throw new ConnectionError(`${source}: no current cluster`);
-  return { kubeConfig: kc, namespace: settings.namespace || namespaceOf(kc, source) || "default", source };
+  return { kubeConfig: kc, namespace: settings.namespace || namespaceOf(kc, source, serviceAccountDir) || "default", source };
 }
 
-function inClusterAvailable(env: NodeJS.ProcessEnv): boolean {
-  return Boolean(env["KUBERNETES_SERVICE_HOST"]) && existsSync(`${SERVICE_ACCOUNT_DIR}/token`);
+function inClusterAvailable(env: NodeJS.ProcessEnv, dir: string): boolean {
+  return Boolean(env["KUBERNETES_SERVICE_HOST"]) && existsSync(`${dir}/token`);
 }
 
-function namespaceOf(kc: KubeConfig, source: string): string | undefined {
-  if (source === "service account" && existsSync(`${SERVICE_ACCOUNT_DIR}/namespace`)) {
-    return readFileSync(`${SERVICE_ACCOUNT_DIR}/namespace`, "utf8").trim();
-  }
+/** What a pod's service account gives: the API server's address from the environment, CA and token from files. */
+function loadServiceAccount(kc: KubeConfig, env: NodeJS.ProcessEnv, dir: string): void {
+  const host = env["KUBERNETES_SERVICE_HOST"]!;
+  const port = env["KUBERNETES_SERVICE_PORT"] ?? "443";
+  const server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  kc.loadFromOptions({
+    clusters: [{ name: "in-cluster", server, ...(existsSync(`${dir}/ca.crt`) ? { caFile: `${dir}/ca.crt` } : {}) }],
+    users: [{ name: "in-cluster", token: readFileSync(`${dir}/token`, "utf8").trim() }],
+    contexts: [{ name: "in-cluster", cluster: "in-cluster", user: "in-cluster" }],
+    currentContext: "in-cluster",
+  });
+}
+
+function namespaceOf(kc: KubeConfig, source: string, dir: string): string | undefined {
+  if (source === "service account" && existsSync(`${dir}/namespace`)) return readFileSync(`${dir}/namespace`, "utf8").trim();
   return kc.getContextObject(kc.getCurrentContext())?.namespace;
 }
 
@@ -87,12 +98,12 @@ function caOf(settings: ConnectionSettings): { caData?: string } {
   return { caData: cert.startsWith("-----BEGIN") ? Buffer.from(cert).toString("base64") : cert };
 }
 
-function credentialsOf(settings: ConnectionSettings, inCluster: boolean): Record<string, string> {
+function credentialsOf(settings: ConnectionSettings, serviceAccountDir: string | undefined): Record<string, string> {
   if (settings.token) return { token: settings.token };
   if (settings.tokenFile) return { token: readFileSync(settings.tokenFile, "utf8").trim() };
   if (settings.clientCertificate && settings.clientKey) {
     return { certData: Buffer.from(settings.clientCertificate).toString("base64"), keyData: Buffer.from(settings.clientKey).toString("base64") };
   }
-  if (inCluster) return { token: readFileSync(`${SERVICE_ACCOUNT_DIR}/token`, "utf8").trim() };
+  if (serviceAccountDir) return { token: readFileSync(`${serviceAccountDir}/token`, "utf8").trim() };
   return {};
 }

@@ -76,6 +76,8 @@ interface Setup {
   client: KubeClient;
   node: ScriptedNode;
   controllerLog: string[];
+  /** Another controller on the same cluster and agent endpoint: the first one after a restart. */
+  restarted(): Promise<Controller>;
 }
 
 async function setup(t: { after(fn: () => unknown): void }, templates: PodTemplate[], cloudExtra: Partial<Cloud> = {}, options: { orphanGraceMs?: number; unschedulableMs?: number } = {}): Promise<Setup> {
@@ -89,18 +91,22 @@ async function setup(t: { after(fn: () => unknown): void }, templates: PodTempla
   t.after(stopNode);
   const cloud: Cloud = { name: "kubernetes", namespace: "default", podLabels: { jenkins: "slave" }, podRetention: "never", templates, ...cloudExtra };
   const controllerLog: string[] = [];
-  const controller = await Controller.start({
-    clouds: [cloud],
-    hub: endpoint.hub,
-    controllerUrl: endpoint.url,
-    connectionFor: () => ({ kubeconfig: server.kubeconfigPath }),
-    failFast: { imagePullBackOffs: 1, unschedulableMs: options.unschedulableMs ?? 60_000 },
-    quotaRetryMs: 200,
-    orphanGraceMs: options.orphanGraceMs ?? 60_000,
-    log: (line) => controllerLog.push(line),
-  });
-  t.after(() => controller.stop());
-  return { controller, client, node, controllerLog };
+  const start = async () => {
+    const started = await Controller.start({
+      clouds: [cloud],
+      hub: endpoint.hub,
+      controllerUrl: endpoint.url,
+      connectionFor: () => ({ kubeconfig: server.kubeconfigPath }),
+      failFast: { imagePullBackOffs: 1, unschedulableMs: options.unschedulableMs ?? 60_000 },
+      quotaRetryMs: 200,
+      orphanGraceMs: options.orphanGraceMs ?? 60_000,
+      log: (line) => controllerLog.push(line),
+    });
+    t.after(() => started.stop());
+    return started;
+  };
+  const controller = await start();
+  return { controller, client, node, controllerLog, restarted: start };
 }
 
 const MAVEN: PodTemplate = { name: "maven", label: "maven", containers: [{ name: "maven", image: "maven:3", command: "cat", ttyEnabled: true }] };
@@ -294,4 +300,26 @@ test("retries: a build whose pod is lost to the infrastructure runs again on a n
     /exit code 1/,
   );
   assert.equal(calls, 1);
+});
+
+test("after a restart, existing pods count against the caps, and those no build owns any more are cleaned up", async (t) => {
+  const { controller, restarted, client, controllerLog } = await setup(t, [MAVEN], { containerCap: 1 });
+  const before = await controller.requestAgent({ label: "maven", log: new Log() });
+  // The controller "crashes": a new one starts, knowing nothing of the first one's agent.
+  const after = await restarted();
+  const log = new Log();
+  let served = false;
+  const waiting = after.requestAgent({ label: "maven", log }).then((a) => {
+    served = true;
+    return a;
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(served, false);
+  assert.match(log.text, /Waiting for room: cloud kubernetes has 1 of at most 1 agent pods/);
+  assert.deepEqual(await after.collectOrphans(Date.now() + 120_000), [before.name]);
+  const agent = await waiting;
+  assert.notEqual(agent.name, before.name);
+  assert.match(controllerLog.join("\n"), new RegExp(`Deleting orphaned agent pod default/${before.name}`));
+  assert.deepEqual(await podNames(client), [agent.name]);
+  await agent.release({ failed: false });
 });

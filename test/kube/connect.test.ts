@@ -60,3 +60,21 @@ current-context: ctx-a
   assert.throws(() => connect({ kubeconfig: file, context: "nope" }, NO_CLUSTER_ENV), ConnectionError);
   assert.throws(() => connect({ kubeconfig: join(dir, "missing") }, NO_CLUSTER_ENV), /does not exist/);
 });
+
+test("in a pod: the service account's token, CA and namespace, and the API server from the environment", () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-sa-"));
+  writeFileSync(join(dir, "token"), "sa-token\n");
+  writeFileSync(join(dir, "ca.crt"), PEM);
+  writeFileSync(join(dir, "namespace"), "jenkins\n");
+  const env = { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" };
+  const c = connect({}, env, dir);
+  assert.equal(c.source, "service account");
+  assert.equal(c.namespace, "jenkins");
+  assert.equal(c.kubeConfig.getCurrentCluster()!.server, "https://10.96.0.1:443");
+  assert.equal(c.kubeConfig.getCurrentUser()!.token, "sa-token");
+  // A URL without credentials uses the service account's token.
+  const withUrl = connect({ serverUrl: "https://kubernetes.default.svc" }, env, dir);
+  assert.equal(withUrl.kubeConfig.getCurrentUser()!.token, "sa-token");
+  // Outside a pod (no KUBERNETES_SERVICE_HOST), the service account is not used.
+  assert.notEqual(connect({ serverUrl: "https://k" }, {}, dir).kubeConfig.getCurrentUser()!.token, "sa-token");
+});
