@@ -4,21 +4,12 @@
 // pod is cleaned up. Failures are reported with their real reasons, fast.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Controller, LaunchError, type BuildLog } from "../../src/controller/provisioner.ts";
+import { Controller, LaunchError } from "../../src/controller/provisioner.ts";
+import { Log } from "./helpers.ts";
 import { startAgentEndpoint } from "../../src/controller/agent-hub.ts";
 import { createKubeClient } from "../../src/kube/client.ts";
 import type { Cloud, PodTemplate } from "../../src/templates/model.ts";
 import { startTestCluster, until } from "../cluster/kubelet/helpers.ts";
-
-class Log implements BuildLog {
-  readonly lines: string[] = [];
-  line(text: string): void {
-    this.lines.push(text);
-  }
-  get text(): string {
-    return this.lines.join("\n");
-  }
-}
 
 async function setup(t: { after(fn: () => unknown): void }, templates: PodTemplate[]) {
   const cluster = await startTestCluster({ runtime: { imagePolicy: { unavailable: ["*:broken"] } } });

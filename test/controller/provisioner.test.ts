@@ -8,23 +8,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
-import { Controller, LaunchError, type BuildLog } from "../../src/controller/provisioner.ts";
+import { Controller, LaunchError } from "../../src/controller/provisioner.ts";
+import { Log } from "./helpers.ts";
 import { startAgentEndpoint } from "../../src/controller/agent-hub.ts";
 import { createKubeClient, type KubeClient } from "../../src/kube/client.ts";
 import { watchPods } from "../../src/kube/watch.ts";
 import type { Cloud, PodTemplate } from "../../src/templates/model.ts";
 import { agentBootstrap } from "../../src/templates/agent-container.ts";
 import { startTestServer } from "../cluster/helpers/server.ts";
-
-class Log implements BuildLog {
-  readonly lines: string[] = [];
-  line(text: string): void {
-    this.lines.push(text);
-  }
-  get text(): string {
-    return this.lines.join("\n");
-  }
-}
 
 type NodeBehaviour = (pod: V1Pod, node: ScriptedNode) => Promise<void> | void;
 
