@@ -43,6 +43,11 @@ export class Scheduler {
   private readonly usage = new Map<string, { requested: Resources; podCount: number }>();
   private readonly active = new Set<string>();
   private readonly unschedulable = new Set<string>();
+  /** Per-pod back-off after failed attempts (1 s doubling to 10 s), so churn cannot hot-loop retries. */
+  private readonly attempts = new Map<string, { count: number; until: number }>();
+  /** Unschedulable pods that a change made worth retrying, waiting only for their back-off. */
+  private readonly retryPending = new Set<string>();
+  private retryTimer: NodeJS.Timeout | undefined;
   private draining = false;
   private stopped = false;
 
@@ -73,6 +78,7 @@ export class Scheduler {
 
   stop(): void {
     this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.nodes.stop();
     this.pods.stop();
   }
@@ -101,6 +107,8 @@ export class Scheduler {
     if (node) {
       this.assumed.delete(key);
       this.unschedulable.delete(key);
+      this.attempts.delete(key);
+      this.retryPending.delete(key);
       this.active.delete(key);
       if (isTerminal(pod)) {
         if (this.placements.has(key)) {
@@ -123,6 +131,8 @@ export class Scheduler {
     this.active.delete(key);
     this.unschedulable.delete(key);
     this.assumed.delete(key);
+    this.attempts.delete(key);
+    this.retryPending.delete(key);
     this.events.forget(String(pod.metadata?.uid ?? ""));
     if (this.placements.has(key)) {
       this.setPlacement(key, undefined);
@@ -142,9 +152,32 @@ export class Scheduler {
 
   private retryUnschedulable(): void {
     if (this.unschedulable.size === 0) return;
-    for (const key of this.unschedulable) this.active.add(key);
-    this.unschedulable.clear();
+    const now = Date.now();
+    for (const key of this.unschedulable) {
+      if ((this.attempts.get(key)?.until ?? 0) <= now) this.active.add(key);
+      else this.retryPending.add(key);
+    }
+    for (const key of this.active) this.unschedulable.delete(key);
+    this.armRetryTimer();
     this.kick();
+  }
+
+  /** One timer for the earliest back-off among pods already due for a retry. */
+  private armRetryTimer(): void {
+    if (this.retryTimer || this.retryPending.size === 0 || this.stopped) return;
+    const earliest = Math.min(...[...this.retryPending].map((key) => this.attempts.get(key)?.until ?? 0));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      const now = Date.now();
+      for (const key of this.retryPending) {
+        if ((this.attempts.get(key)?.until ?? 0) > now) continue;
+        this.retryPending.delete(key);
+        if (this.unschedulable.delete(key)) this.active.add(key);
+      }
+      this.armRetryTimer();
+      this.kick();
+    }, Math.max(1, earliest - Date.now()));
+    this.retryTimer.unref();
   }
 
   // -------------------------------------------------------------------------------- scheduling
@@ -176,6 +209,8 @@ export class Scheduler {
       const result = schedulePod(pod, request, this.nodeInfos());
       if (result.node === undefined) {
         this.unschedulable.add(key);
+        const count = (this.attempts.get(key)?.count ?? 0) + 1;
+        this.attempts.set(key, { count, until: Date.now() + Math.min(1000 * 2 ** (count - 1), 10_000) });
         this.reportUnschedulable(pod, result.message);
         continue;
       }
