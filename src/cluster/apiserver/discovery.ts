@@ -84,3 +84,70 @@ export const OPENAPI_V2_PROTOBUF_TYPE = "application/com.github.proto-openapi.sp
 export function openApiV2Json(): JsonRecord {
   return { swagger: "2.0", info: { title: "Kubernetes", version: KUBERNETES_VERSION.gitVersion }, paths: {}, definitions: {} };
 }
+
+// ------------------------------------------------------------------------------------------------
+// Aggregated discovery (apidiscovery.k8s.io): all resources of /api or /apis in one document, which
+// kubectl 1.26+ asks for first. Served only when the exact version appears in the Accept header, and
+// always with that version echoed in the Content-Type: that is how clients tell it from the legacy form.
+
+export type AggregatedVersion = "v2" | "v2beta1";
+
+/** The aggregated-discovery version the Accept header prefers, if any. */
+export function preferredAggregatedVersion(accept: string): AggregatedVersion | undefined {
+  for (const mediaType of accept.split(",")) {
+    const [type, ...rawParams] = mediaType.split(";").map((part) => part.trim());
+    if (type !== "application/json") continue;
+    const params = new Map(rawParams.map((p) => p.split("=").map((s) => s.trim()) as [string, string]));
+    if (params.get("g") !== "apidiscovery.k8s.io" || params.get("as") !== "APIGroupDiscoveryList") continue;
+    const version = params.get("v");
+    if (version === "v2" || version === "v2beta1") return version;
+  }
+  return undefined;
+}
+
+export function aggregatedContentType(version: AggregatedVersion): string {
+  return `application/json;g=apidiscovery.k8s.io;v=${version};as=APIGroupDiscoveryList`;
+}
+
+function discoveryResource(rt: ResourceType): JsonRecord {
+  return {
+    resource: rt.plural,
+    responseKind: { group: rt.group, version: rt.version, kind: rt.kind },
+    scope: rt.namespaced ? "Namespaced" : "Cluster",
+    singularResource: rt.singular,
+    verbs: rt.verbs,
+    ...(rt.shortNames ? { shortNames: rt.shortNames } : {}),
+    ...(rt.categories ? { categories: rt.categories } : {}),
+    ...(Object.keys(rt.subresources).length > 0
+      ? {
+          subresources: Object.entries(rt.subresources)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([subresource, info]) => ({ subresource, responseKind: { group: info.group ?? rt.group, version: info.version ?? rt.version, kind: info.kind }, verbs: info.verbs })),
+        }
+      : {}),
+  };
+}
+
+/** The aggregated document of the core group (/api) or of every named group (/apis). */
+export function aggregatedDiscovery(scope: "core" | "groups", version: AggregatedVersion): JsonRecord {
+  const groups = new Map<string, Map<string, ResourceType[]>>();
+  for (const rt of RESOURCE_TYPES) {
+    if ((scope === "core") !== (rt.group === "")) continue;
+    const versions = groups.get(rt.group) ?? new Map<string, ResourceType[]>();
+    versions.set(rt.version, [...(versions.get(rt.version) ?? []), rt]);
+    groups.set(rt.group, versions);
+  }
+  return {
+    kind: "APIGroupDiscoveryList",
+    apiVersion: `apidiscovery.k8s.io/${version}`,
+    metadata: {},
+    items: [...groups].map(([group, versions]) => ({
+      metadata: { name: group },
+      versions: [...versions].map(([v, types]) => ({
+        version: v,
+        freshness: "Current",
+        resources: [...types].sort((a, b) => a.plural.localeCompare(b.plural)).map(discoveryResource),
+      })),
+    })),
+  };
+}

@@ -4,7 +4,17 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseYaml } from "yaml";
 import { forbiddenReason, type Attributes, type Authenticator, type Authorizer, type UserInfo } from "./auth.ts";
-import { apiGroupList, apiResourceList, apiVersions, openApiV2Json, OPENAPI_V2_PROTOBUF_TYPE, versionInfo } from "./discovery.ts";
+import {
+  aggregatedContentType,
+  aggregatedDiscovery,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+  openApiV2Json,
+  OPENAPI_V2_PROTOBUF_TYPE,
+  preferredAggregatedVersion,
+  versionInfo,
+} from "./discovery.ts";
 import { decodeProtobufObject, isProtobuf } from "./protobuf.ts";
 import type { PolicyRule } from "./rbac.ts";
 import type { KubeletProxy } from "./kubelet-proxy.ts";
@@ -292,9 +302,11 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
         if (String(req.headers.accept ?? "").includes("protobuf")) return { status: 200, body: Buffer.alloc(0), contentType: OPENAPI_V2_PROTOBUF_TYPE };
         return json(200, openApiV2Json());
       case "api":
-        return json(200, apiVersions(options.serverAddress()));
-      case "apis":
-        return json(200, apiGroupList());
+      case "apis": {
+        const aggregated = preferredAggregatedVersion(String(req.headers.accept ?? ""));
+        if (aggregated) return { status: 200, body: aggregatedDiscovery(r.kind === "api" ? "core" : "groups", aggregated), contentType: aggregatedContentType(aggregated) };
+        return json(200, r.kind === "api" ? apiVersions(options.serverAddress()) : apiGroupList());
+      }
       case "group": {
         const group = (apiGroupList().groups as JsonRecord[]).find((g) => g.name === r.group);
         return json(200, { kind: "APIGroup", apiVersion: "v1", ...group });
