@@ -159,6 +159,11 @@ export class RestStore {
     }
     obj.apiVersion = groupVersionOf(rt);
     obj.kind = rt.kind;
+    // Go's omitempty: an empty map or list in metadata is the same as none, and is never written back.
+    for (const field of ["labels", "annotations", "finalizers", "ownerReferences"]) {
+      const value = obj.metadata[field];
+      if (value === null || (Array.isArray(value) && value.length === 0) || (isRecord(value) && Object.keys(value).length === 0)) delete obj.metadata[field];
+    }
     const stored = rt.toStorage ? rt.toStorage(obj) : obj;
     rt.defaults?.(stored);
     return stored;

@@ -85,6 +85,11 @@ for (const { minor, binary } of available) {
     assert.match(await ok(binary, minor, ["create", "secret", "generic", "creds", "-n", ns, "--from-literal=p=q"]), /secret\/creds created/);
     assert.match(await ok(binary, minor, ["create", "serviceaccount", "robot", "-n", ns]), /serviceaccount\/robot created/);
     assert.match(await ok(binary, minor, ["get", "secret", "creds", "-n", ns]), /^creds\s+Opaque\s+1\s+/m);
+    const ssa = (value: string): string => JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "ssa", namespace: ns }, data: { a: value } });
+    assert.match(await ok(binary, minor, ["apply", "--server-side", "-f", "-"], ssa("1")), /configmap\/ssa serverside-applied/);
+    assert.match(await ok(binary, minor, ["apply", "--server-side", "-f", "-"], ssa("2")), /configmap\/ssa serverside-applied/);
+    assert.equal((await kubectl(binary, minor, ["diff", "-f", "-"], ssa("2"))).code, 0, "kubectl diff sees no change");
+    assert.equal(await ok(binary, minor, ["get", "configmap", "ssa", "-n", ns, "-o", "jsonpath={.data.a}"]), "2");
     assert.match(await ok(binary, minor, ["label", "pod", "pod-demo", "-n", ns, "tier=web"]), /pod\/pod-demo labeled/);
     assert.match(await ok(binary, minor, ["annotate", "pod", "pod-demo", "-n", ns, "owner=team"]), /pod\/pod-demo annotated/);
     await ok(binary, minor, ["patch", "pod", "pod-demo", "-n", ns, "--type", "json", "-p", '[{"op":"add","path":"/metadata/labels/j","value":"1"}]']);
