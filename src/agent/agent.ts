@@ -30,7 +30,7 @@ export type AgentMessage =
 export type ControllerMessage =
   | { type: "welcome" }
   | { type: "refused"; reason: string }
-  | { type: "run"; id: string; command: string[]; cwd?: string; env?: Record<string, string> }
+  | { type: "run"; id: string; command: string[]; cwd?: string; env?: Record<string, string>; stdin?: string }
   | { type: "resume"; id: string; offset: number }
   | { type: "ack"; id: string; offset: number }
   | { type: "signal"; id: string; signal: NodeJS.Signals }
@@ -110,7 +110,14 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
     let child: ChildProcess;
     try {
       // Its own process group, so that a signal reaches everything the command started.
-      child = spawn(file!, args, { cwd: message.cwd ?? workdir, env: { ...process.env, ...message.env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+      child = spawn(file!, args, {
+        cwd: message.cwd ?? workdir,
+        env: { ...process.env, ...message.env },
+        detached: true,
+        stdio: [message.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      });
+      // Input (a script to save, say) goes in once and is closed, so the command sees its end.
+      if (message.stdin !== undefined) child.stdin!.end(Buffer.from(message.stdin, "base64"));
     } catch (e) {
       command.exit = { type: "exit", id: message.id, code: null, signal: null, error: (e as Error).message };
       send(command.exit);

@@ -31,6 +31,8 @@ export interface CommandResult {
 export interface RunOptions {
   cwd?: string;
   env?: Record<string, string>;
+  /** Given to the command on its standard input, which is then closed. */
+  stdin?: string | Buffer;
   onOutput?: (stream: "stdout" | "stderr", data: Buffer) => void;
 }
 
@@ -120,6 +122,7 @@ export class AgentConnection {
       command,
       ...(options.cwd ? { cwd: options.cwd } : {}),
       ...(options.env ? { env: options.env } : {}),
+      ...(options.stdin !== undefined ? { stdin: Buffer.from(options.stdin).toString("base64") } : {}),
     };
     const tracked: TrackedCommand = { id, message, delivered: 0, acked: 0, finish, done: false, sent: false, ...(options.onOutput ? { onOutput: options.onOutput } : {}) };
     this.commands.set(id, tracked);

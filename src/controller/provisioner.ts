@@ -344,6 +344,8 @@ export interface LeasedAgent {
   timings: LaunchTimings;
   /** Runs a command in the agent container. */
   run(command: string[], options?: RunOptions): RunningCommand;
+  /** The log of one of the pod's containers, as the API server's pods/log gives it. */
+  containerLog(container: string, options?: { tailLines?: number; sinceSeconds?: number; limitBytes?: number }): Promise<string>;
   /** Resolves if the pod is lost while the build holds it (eviction, deletion, node loss). */
   lost: Promise<Verdict>;
   /** The reason the pod was lost, if it was. */
@@ -507,6 +509,8 @@ class Lease {
       timings: this.timings,
       cloudName: this.state.cloud.name,
       run: (command, options) => this.connection.run(command, options),
+      containerLog: async (container, options = {}) =>
+        String(await this.state.client.core.readNamespacedPodLog({ namespace: this.namespace, name: this.name, container, ...options })),
       lost: this.lost,
       lostVerdict: () => this.lostReason,
       release: (outcome) => this.release(outcome),

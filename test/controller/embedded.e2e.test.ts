@@ -4,31 +4,13 @@
 // pod is cleaned up. Failures are reported with their real reasons, fast.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Controller, LaunchError } from "../../src/controller/provisioner.ts";
-import { Log } from "./helpers.ts";
-import { startAgentEndpoint } from "../../src/controller/agent-hub.ts";
-import { createKubeClient } from "../../src/kube/client.ts";
-import type { Cloud, PodTemplate } from "../../src/templates/model.ts";
-import { startTestCluster, until } from "../cluster/kubelet/helpers.ts";
+import { LaunchError } from "../../src/controller/provisioner.ts";
+import type { PodTemplate } from "../../src/templates/model.ts";
+import { until } from "../cluster/kubelet/helpers.ts";
+import { Log, startEmbeddedController } from "./helpers.ts";
 
-async function setup(t: { after(fn: () => unknown): void }, templates: PodTemplate[]) {
-  const cluster = await startTestCluster({ runtime: { imagePolicy: { unavailable: ["*:broken"] } } });
-  t.after(() => cluster.dispose());
-  const endpoint = await startAgentEndpoint({ log: () => {} });
-  t.after(() => endpoint.close());
-  const cloud: Cloud = { name: "embedded", namespace: "default", podLabels: { jenkins: "slave" }, podRetention: "never", templates };
-  const controller = await Controller.start({
-    clouds: [cloud],
-    hub: endpoint.hub,
-    controllerUrl: endpoint.url,
-    connectionFor: () => ({ kubeconfig: cluster.kubeconfigPath }),
-    failFast: { imagePullBackOffs: 1, unschedulableMs: 1000 },
-    quotaRetryMs: 300,
-    log: () => {},
-  });
-  t.after(() => controller.stop());
-  const client = createKubeClient({ kubeconfig: cluster.kubeconfigPath });
-  return { controller, client };
+function setup(t: { after(fn: () => unknown): void }, templates: PodTemplate[]) {
+  return startEmbeddedController(t, templates);
 }
 
 const SLEEPER = { image: "busybox", command: "sleep 3600" };

@@ -1,5 +1,11 @@
-// A build log that keeps its lines, for assertions.
+// Shared by controller and step tests: a build log that keeps its lines, and a controller on a whole
+// embedded cluster (API server, scheduler, kubelet, process runtime) with its agent endpoint.
 import type { BuildLog } from "../../src/controller/provisioner.ts";
+import { Controller } from "../../src/controller/provisioner.ts";
+import { startAgentEndpoint } from "../../src/controller/agent-hub.ts";
+import { createKubeClient, type KubeClient } from "../../src/kube/client.ts";
+import type { Cloud, PodTemplate } from "../../src/templates/model.ts";
+import { startTestCluster } from "../cluster/kubelet/helpers.ts";
 
 export class Log implements BuildLog {
   readonly lines: string[] = [];
@@ -9,4 +15,24 @@ export class Log implements BuildLog {
   get text(): string {
     return this.lines.join("\n");
   }
+}
+
+/** Images matching `*:broken` cannot be pulled on this cluster. */
+export async function startEmbeddedController(t: { after(fn: () => unknown): void }, templates: PodTemplate[]): Promise<{ controller: Controller; client: KubeClient }> {
+  const cluster = await startTestCluster({ runtime: { imagePolicy: { unavailable: ["*:broken"] } } });
+  t.after(() => cluster.dispose());
+  const endpoint = await startAgentEndpoint({ log: () => {} });
+  t.after(() => endpoint.close());
+  const cloud: Cloud = { name: "embedded", namespace: "default", podLabels: { jenkins: "slave" }, podRetention: "never", templates };
+  const controller = await Controller.start({
+    clouds: [cloud],
+    hub: endpoint.hub,
+    controllerUrl: endpoint.url,
+    connectionFor: () => ({ kubeconfig: cluster.kubeconfigPath }),
+    failFast: { imagePullBackOffs: 1, unschedulableMs: 1000 },
+    quotaRetryMs: 300,
+    log: () => {},
+  });
+  t.after(() => controller.stop());
+  return { controller, client: createKubeClient({ kubeconfig: cluster.kubeconfigPath }) };
 }

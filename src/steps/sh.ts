@@ -1,0 +1,97 @@
+// The `sh` step in the agent container, as Jenkins runs it: the script is saved to a file next to the
+// workspace and run with `sh -xe` (so each command is echoed as `+ cmd` and the first failure stops it),
+// or run directly when it starts with `#!`. A non-zero exit fails the step with "script returned exit
+// code N" unless returnStatus; returnStdout returns stdout as it is (not trimmed) instead of logging it.
+import { randomBytes } from "node:crypto";
+import { TextDecoder } from "node:util";
+import type { BuildLog, LeasedAgent } from "../controller/provisioner.ts";
+import type { SecretMasker } from "./masker.ts";
+import { LogLines } from "./output.ts";
+
+export interface StepContext {
+  agent: LeasedAgent;
+  log: BuildLog;
+  /** The workspace: the step's working directory. */
+  cwd: string;
+  env: Record<string, string>;
+  masker: SecretMasker;
+  signal?: AbortSignal;
+}
+
+export interface ShOptions {
+  script: string;
+  returnStdout?: boolean;
+  returnStatus?: boolean;
+  label?: string;
+  encoding?: string;
+}
+
+/** A step failed; the message is what the build log and the build's result show. */
+export class StepError extends Error {
+  readonly exitCode: number | undefined;
+
+  constructor(message: string, exitCode?: number) {
+    super(message);
+    this.name = "StepError";
+    this.exitCode = exitCode;
+  }
+}
+
+/** After an abort, how long the script gets to end on SIGTERM before everything it started is killed. */
+const KILL_AFTER_MS = 3000;
+
+// $1: where to save the script (read from stdin); $2: "direct" for a script with its own #! line.
+// The script's directory is removed afterwards, whatever the outcome.
+const WRAPPER = [
+  'dir=$(dirname "$1")',
+  'mkdir -p "$dir" && cat > "$1" || exit 125',
+  'if [ "$2" = direct ]; then chmod +x "$1" && "$1"; else sh -xe "$1"; fi',
+  "code=$?",
+  'rm -rf "$dir"',
+  'exit "$code"',
+].join("\n");
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13, SIGABRT: 6, SIGSEGV: 11 };
+
+export async function sh(ctx: StepContext, options: ShOptions): Promise<string | number | undefined> {
+  const id = randomBytes(4).toString("hex");
+  const path = `${ctx.cwd}@tmp/durable-${id}/script.sh`;
+  const direct = options.script.startsWith("#!");
+  const stderr = new LogLines(ctx.log, ctx.masker, options.encoding);
+  const stdout = options.returnStdout ? undefined : new LogLines(ctx.log, ctx.masker, options.encoding);
+  const captured: Buffer[] = [];
+  const running = ctx.agent.run(["sh", "-c", WRAPPER, "sh", path, direct ? "direct" : "shell"], {
+    cwd: ctx.cwd,
+    env: ctx.env,
+    stdin: options.script,
+    onOutput: (stream, data) => {
+      if (stream === "stderr") stderr.write(data);
+      else if (stdout) stdout.write(data);
+      else captured.push(data);
+    },
+  });
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    ctx.log.line("Sending interrupt signal to process");
+    running.signal("SIGTERM");
+    killTimer = setTimeout(() => {
+      ctx.log.line("After 3s the process is still running: killing it and everything it started");
+      running.signal("SIGKILL");
+    }, KILL_AFTER_MS);
+  };
+  ctx.signal?.addEventListener("abort", onAbort, { once: true });
+  const result = await running.result.finally(() => {
+    clearTimeout(killTimer);
+    ctx.signal?.removeEventListener("abort", onAbort);
+  });
+  stderr.end();
+  stdout?.end();
+  if (result.error) throw new StepError(`sh step could not run: ${result.error}`);
+  const code = result.code ?? 128 + (SIGNAL_NUMBERS[result.signal ?? ""] ?? 0);
+  if (ctx.signal?.aborted) throw new StepError(`script was aborted (exit code ${code})`, code);
+  if (code === 125 && !direct) throw new StepError(`could not save the script to ${path}`, code);
+  if (code !== 0 && !options.returnStatus) throw new StepError(`script returned exit code ${code}`, code);
+  if (options.returnStatus) return code;
+  if (options.returnStdout) return new TextDecoder(options.encoding ?? "utf-8").decode(Buffer.concat(captured));
+  return undefined;
+}

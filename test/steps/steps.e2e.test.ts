@@ -1,0 +1,61 @@
+// sh and containerLog in a real agent pod on the embedded cluster.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { sh, StepError, type StepContext } from "../../src/steps/sh.ts";
+import { containerLog } from "../../src/steps/container-log.ts";
+import { SecretMasker } from "../../src/steps/masker.ts";
+import { Log, startEmbeddedController } from "../controller/helpers.ts";
+
+const WORKSPACE = "/home/jenkins/agent/workspace/job";
+
+async function agentContext(t: { after(fn: () => unknown): void }, secrets: string[] = []): Promise<StepContext & { log: Log }> {
+  const { controller } = await startEmbeddedController(t, [
+    { name: "build", label: "build", containers: [{ name: "db", image: "mariadb", command: "sh -c", args: "'echo one; echo two; echo three; exec sleep 3600'" }] },
+  ]);
+  const log = new Log();
+  const agent = await controller.requestAgent({ label: "build", log });
+  t.after(() => agent.release({ failed: false }));
+  await agent.run(["mkdir", "-p", WORKSPACE]).result;
+  return { agent, log: new Log(), cwd: WORKSPACE, env: { GREETING: "hello" }, masker: new SecretMasker(secrets) };
+}
+
+test("sh: traced commands in the log, exit codes, returnStatus, returnStdout untrimmed, #! scripts", async (t) => {
+  const ctx = await agentContext(t);
+  assert.equal(await sh(ctx, { script: 'echo "$GREETING from $(pwd)"' }), undefined);
+  assert.deepEqual(ctx.log.lines, ['+ pwd', `+ echo hello from ${WORKSPACE}`, `hello from ${WORKSPACE}`]);
+  await assert.rejects(sh(ctx, { script: "echo before\nexit 3\necho after" }), (e: unknown) => e instanceof StepError && e.message === "script returned exit code 3");
+  assert.ok(!ctx.log.text.includes("after"));
+  assert.equal(await sh(ctx, { script: "exit 1", returnStatus: true }), 1);
+  assert.equal(await sh(ctx, { script: "printf 'a\\nb\\n'", returnStdout: true }), "a\nb\n");
+  assert.equal(await sh(ctx, { script: "#!/bin/sh\necho no trace here", returnStdout: true }), "no trace here\n");
+  assert.equal(await sh(ctx, { script: "kill -9 $$", returnStatus: true }), 137);
+});
+
+test("sh: secrets are masked in the log, also when split across output chunks", async (t) => {
+  const ctx = await agentContext(t, ["t0p-s3cret"]);
+  await sh(ctx, { script: "#!/bin/sh\nprintf 't0p-'; sleep 0.2; printf 's3cret and more\\n'" });
+  assert.deepEqual(ctx.log.lines, ["**** and more"]);
+});
+
+test("sh: an aborted step is stopped, whole process tree included, and the log says so", async (t) => {
+  const ctx = await agentContext(t);
+  const controller = new AbortController();
+  const step = sh({ ...ctx, signal: controller.signal }, { script: "sleep 300 &\nsleep 300" });
+  await new Promise((r) => setTimeout(r, 500));
+  controller.abort();
+  await assert.rejects(step, /script was aborted/);
+  assert.match(ctx.log.text, /Sending interrupt signal to process/);
+  const left = await sh(ctx, { script: "#!/bin/sh\npgrep -f 'sleep 300' | wc -l", returnStdout: true });
+  assert.equal(String(left).trim(), "0");
+});
+
+test("containerLog: printed between markers, or returned; options applied; errors do not fail the build", async (t) => {
+  const ctx = await agentContext(t);
+  await sh(ctx, { script: "#!/bin/sh\nsleep 0.5" });
+  await containerLog(ctx.agent, ctx.log, ctx.masker, { name: "db" });
+  assert.deepEqual(ctx.log.lines, [`> start log of container 'db' in pod '${ctx.agent.podName}'`, "one", "two", "three", `> end log of container 'db' in pod '${ctx.agent.podName}'`]);
+  assert.equal(await containerLog(ctx.agent, ctx.log, ctx.masker, { name: "db", returnLog: true, tailingLines: 1 }), "three\n");
+  assert.equal(await containerLog(ctx.agent, ctx.log, ctx.masker, { name: "db", returnLog: true, limitBytes: 4 }), "one\n");
+  assert.equal(await containerLog(ctx.agent, ctx.log, ctx.masker, { name: "nope", returnLog: true }), "");
+  assert.match(ctx.log.text, /Failed to get logs for container nope/);
+});
