@@ -123,12 +123,21 @@ export function buildPodStatus(pod: Obj, view: PodView, now: Date): Obj {
   const readyReason = terminal ? "PodCompleted" : unready.length > 0 ? "ContainersNotReady" : undefined;
   const readyMessage = !terminal && unready.length > 0 ? `containers with unready status: [${unready.join(" ")}]` : undefined;
   const allReady = !terminal && unready.length === 0;
+  // Readiness gates: conditions other controllers set; Ready needs them True too (ContainersReady does not).
+  const gateProblems = ((spec.readinessGates ?? []) as Obj[]).flatMap((gate) => {
+    const found = oldConditions.find((c) => c.type === gate.conditionType);
+    if (!found) return [`corresponding condition of pod readiness gate "${String(gate.conditionType)}" does not exist.`];
+    return found.status === "True" ? [] : [`the status of pod readiness gate "${String(gate.conditionType)}" is not "True", but ${String(found.status)}`];
+  });
+  const podReady = allReady && gateProblems.length === 0;
+  const podReadyReason = allReady && gateProblems.length > 0 ? "ReadinessGatesNotReady" : readyReason;
+  const podReadyMessage = allReady && gateProblems.length > 0 ? gateProblems.join(", ") : readyMessage;
   const owned = new Set(["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]);
   const conditions = [
     ...oldConditions.filter((c) => !owned.has(c.type)),
     condition("PodReadyToStartContainers", view.sandboxReady),
     incomplete.length === 0 ? condition("Initialized", true) : condition("Initialized", false, "ContainersNotInitialized", `containers with incomplete status: [${incomplete.join(" ")}]`),
-    condition("Ready", allReady, readyReason, readyMessage),
+    condition("Ready", podReady, podReadyReason, podReadyMessage),
     condition("ContainersReady", allReady, readyReason, readyMessage),
     oldConditions.find((c) => c.type === "PodScheduled") ?? condition("PodScheduled", true),
   ];

@@ -162,3 +162,17 @@ test("channel protocols: negotiation, binary and base64 frames, resize, exit sta
     details: { causes: [{ reason: "ExitCode", message: "3" }] },
   });
 });
+
+test("readiness gates: Ready waits for the gate's condition, ContainersReady does not", () => {
+  const v: PodView = { sandboxReady: true, hostIP: "127.0.0.1", initContainers: [], containers: [view({ running: { startedAt: "t" } }, { ready: true, started: true })] };
+  const gated = { ...pod, spec: { ...pod.spec, readinessGates: [{ conditionType: "example.com/lb" }] }, status: {} };
+  const missing = buildPodStatus(gated, v, new Date());
+  const ready = missing.conditions.find((c: Obj) => c.type === "Ready");
+  assert.equal(ready.status, "False");
+  assert.equal(ready.reason, "ReadinessGatesNotReady");
+  assert.equal(ready.message, 'corresponding condition of pod readiness gate "example.com/lb" does not exist.');
+  assert.equal(missing.conditions.find((c: Obj) => c.type === "ContainersReady").status, "True");
+  const open = buildPodStatus({ ...gated, status: { conditions: [{ type: "example.com/lb", status: "True" }] } }, v, new Date());
+  assert.equal(open.conditions.find((c: Obj) => c.type === "Ready").status, "True");
+  assert.equal(open.conditions[0].type, "example.com/lb", "conditions the kubelet does not own come first");
+});
