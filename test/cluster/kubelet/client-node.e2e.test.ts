@@ -222,19 +222,21 @@ test("volumes: an emptyDir shared by two containers, configMap and secret files,
         { name: "settings", configMap: { name: "settings" } },
         { name: "creds", secret: { secretName: "creds" } },
         { name: "info", downwardAPI: { items: [{ path: "labels", fieldRef: { fieldPath: "metadata.labels" } }] } },
+        { name: "token", projected: { sources: [{ serviceAccountToken: { path: "token", expirationSeconds: 3600 } }, { configMap: { name: "settings", items: [{ key: "mode.txt", path: "mode" }] } }] } },
       ],
       containers: [
         { name: "writer", image: "busybox", command: ["sh", "-c", "echo from-writer > /out/msg; sleep 3600"], volumeMounts: [{ name: "scratch", mountPath: "/out" }] },
         {
           name: "reader",
           image: "busybox",
-          command: ["sh", "-c", "while [ ! -s /in/msg ]; do sleep 0.1; done; cat /in/msg /cfg/mode.txt; echo; cat /secret/token; echo; cat /info/labels; echo; echo $TOKEN; sleep 3600"],
+          command: ["sh", "-c", "while [ ! -s /in/msg ]; do sleep 0.1; done; cat /in/msg /cfg/mode.txt; echo; cat /secret/token; echo; cat /info/labels; echo; echo $TOKEN; cut -c1-3 /sa/token; cat /sa/mode; echo; sleep 3600"],
           env: [{ name: "TOKEN", valueFrom: { secretKeyRef: { name: "creds", key: "token" } } }],
           volumeMounts: [
             { name: "scratch", mountPath: "/in" },
             { name: "settings", mountPath: "/cfg", readOnly: true },
             { name: "creds", mountPath: "/secret", readOnly: true },
             { name: "info", mountPath: "/info" },
+            { name: "token", mountPath: "/sa" },
           ],
         },
       ],
@@ -242,9 +244,9 @@ test("volumes: an emptyDir shared by two containers, configMap and secret files,
   });
   const logs = await until("reader output", async () => {
     const text = await core.readNamespacedPodLog({ name: "shared", namespace: "default", container: "reader" }).catch(() => "");
-    return text.includes("t0k3n\n") && text.split("\n").length >= 6 ? text : undefined;
+    return text.endsWith("fast\n") && text.split("\n").length >= 8 ? text : undefined;
   });
-  assert.equal(logs, 'from-writer\nfast\nt0k3n\napp="shared"\nt0k3n\n');
+  assert.equal(logs, 'from-writer\nfast\nt0k3n\napp="shared"\nt0k3n\neyJ\nfast\n');
   await core.deleteNamespacedPod({ name: "shared", namespace: "default", gracePeriodSeconds: 1 });
   await until("shared gone", async () => ((await getPod(cluster, "default", "shared")) === undefined ? true : undefined));
 });
