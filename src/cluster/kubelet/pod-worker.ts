@@ -162,6 +162,18 @@ export class PodWorker {
 
   update(pod: Obj): void {
     this.pod = pod;
+    // A container image is the one mutable part of a container: a new one replaces the running instance.
+    for (const rec of this.records) {
+      const list = ((rec.init ? pod.spec?.initContainers : pod.spec?.containers) ?? []) as Obj[];
+      const spec = list.find((c) => c.name === rec.name);
+      if (!spec || spec.image === rec.spec.image) continue;
+      rec.spec = spec;
+      rec.view.image = String(spec.image ?? "");
+      if (rec.containerId && "running" in rec.view.state && !this.terminating) {
+        this.event(rec, "Normal", "Killing", `Container ${rec.name} definition changed, will be restarted`);
+        void this.ctx.runtime.stopContainer(rec.containerId, Number(pod.spec?.terminationGracePeriodSeconds ?? 30)).catch(() => undefined);
+      }
+    }
     this.requestSync();
   }
 

@@ -306,3 +306,13 @@ test("a missing Secret volume: FailedMount, then the pod starts once the Secret 
   await untilContainer(cluster, "default", "needs-secret", "main", (s) => s.state.running !== undefined);
   await call(cluster, "DELETE", "/api/v1/namespaces/default/pods/needs-secret");
 });
+
+test("a new image for a running container restarts it with that image", async () => {
+  await createPod(cluster, "default", { metadata: { name: "upgrade" }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox:1.36", command: ["sleep", "3600"] }] } });
+  await untilContainer(cluster, "default", "upgrade", "main", (s) => s.state.running !== undefined);
+  await call(cluster, "PATCH", "/api/v1/namespaces/default/pods/upgrade", { spec: { containers: [{ name: "main", image: "busybox:1.37" }] } }, { "Content-Type": "application/strategic-merge-patch+json" });
+  const status = await untilContainer(cluster, "default", "upgrade", "main", (s) => s.restartCount === 1 && s.state.running !== undefined);
+  assert.equal(status.image, "busybox:1.37");
+  assert.equal(status.imageID, "docker.io/library/busybox:1.37");
+  await call(cluster, "DELETE", "/api/v1/namespaces/default/pods/upgrade");
+});
