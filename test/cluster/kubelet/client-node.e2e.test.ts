@@ -316,3 +316,33 @@ test("a new image for a running container restarts it with that image", async ()
   assert.equal(status.imageID, "docker.io/library/busybox:1.37");
   await call(cluster, "DELETE", "/api/v1/namespaces/default/pods/upgrade");
 });
+
+test("exec over the older channel protocols: v4 binary and v4 base64 text frames", async () => {
+  await createPod(cluster, "default", sleeper("protocols"));
+  await untilContainer(cluster, "default", "protocols", "main", (s) => s.state.running !== undefined);
+  const { default: WebSocket } = await import("ws");
+  const execWith = (protocol: string): Promise<{ frames: { channel: number; text: string }[]; negotiated: string }> =>
+    new Promise((resolve, reject) => {
+      const url = `${cluster.url.replace("https", "wss")}/api/v1/namespaces/default/pods/protocols/exec?command=sh&command=-c&command=echo%20hi%3B%20exit%207&stdout=true&stderr=true`;
+      const ws = new WebSocket(url, [protocol], { ca: cluster.caCertPem, headers: { Authorization: `Bearer ${cluster.adminToken}` } });
+      const frames: { channel: number; text: string }[] = [];
+      ws.on("message", (data: Buffer, isBinary: boolean) => {
+        if (protocol.includes("base64")) {
+          assert.equal(isBinary, false);
+          const text = data.toString();
+          frames.push({ channel: text.charCodeAt(0) - 48, text: Buffer.from(text.slice(1), "base64").toString() });
+        } else frames.push({ channel: data[0] as number, text: data.subarray(1).toString() });
+      });
+      ws.on("close", () => resolve({ frames, negotiated: ws.protocol }));
+      ws.on("error", reject);
+    });
+  for (const protocol of ["v4.channel.k8s.io", "v4.base64.channel.k8s.io"]) {
+    const { frames, negotiated } = await execWith(protocol);
+    assert.equal(negotiated, protocol);
+    assert.deepEqual(frames[0], { channel: 1, text: "" }, "the empty hello on stdout comes first");
+    assert.equal(frames.filter((f) => f.channel === 1).map((f) => f.text).join(""), "hi\n");
+    const status = JSON.parse(frames.find((f) => f.channel === 3)?.text ?? "{}");
+    assert.equal(status.details.causes[0].message, "7");
+  }
+  await call(cluster, "DELETE", "/api/v1/namespaces/default/pods/protocols");
+});
