@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { registerTemplateCommands } from "./template.ts";
 import { registerClusterCommands } from "./cluster.ts";
+import { registerLintCommands } from "./lint.ts";
 import { exitCodeFor } from "./errors.ts";
 
 const program = new Command("berth")
@@ -13,6 +14,7 @@ const program = new Command("berth")
 
 registerTemplateCommands(program);
 registerClusterCommands(program);
+registerLintCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,89 @@
+// Lint resolves every step, method and class a script calls against the catalogue.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { lintSource } from "../../src/pipeline/lint.ts";
+import { formatDiagnostic } from "../../src/pipeline/diagnostics.ts";
+import { STEPS } from "../../src/pipeline/catalogue.ts";
+
+const lint = (src: string) => lintSource("Jenkinsfile", src).diagnostics.map(formatDiagnostic);
+
+test("the core and Kubernetes steps of issue 7 are all in the catalogue", () => {
+  const issue7 = [
+    "echo", "error", "unstable", "sh", "dir", "withEnv", "timeout", "retry", "sleep", "parallel", "catchError", "warnError",
+    "waitUntil", "readFile", "writeFile", "fileExists", "stash", "unstash", "archiveArtifacts", "withCredentials", "checkout", "git",
+    "isUnix", "input", "podTemplate", "containerTemplate", "container", "containerLog", "node", "load",
+    "hostPathVolume", "secretVolume", "configMapVolume", "emptyDirVolume", "nfsVolume", "persistentVolumeClaim", "envVar", "secretEnvVar",
+    "portMapping", "containerLivenessProbe", "podAnnotation",
+  ];
+  assert.deepEqual(issue7.filter((s) => !STEPS[s]), []);
+});
+
+test("an unknown step is reported where it is called", () => {
+  assert.deepEqual(lint("node {\n  stage('x') {\n    slackSend channel: '#ci'\n  }\n}"), ["Jenkinsfile:3:5: unsupported step 'slackSend'"]);
+});
+
+test("unknown parameters, too many positional arguments and blocks a step does not take", () => {
+  assert.deepEqual(lint("sh script: 'x', retrunStdout: true\necho 'a', 'b'\nsh('x') { }\nisUnix('x')"), [
+    "Jenkinsfile:1:17: unknown parameter 'retrunStdout' for step 'sh' — expected one of script, returnStdout, returnStatus, encoding, label",
+    "Jenkinsfile:2:1: 'echo' takes named arguments (message), not 2 positional ones",
+    "Jenkinsfile:3:9: 'sh' does not take a block { … }",
+    "Jenkinsfile:4:1: 'isUnix' takes named arguments (none), not a positional one",
+  ]);
+  assert.deepEqual(lint("podTemplate(label: 'x', containers: [containerTemplate(name: 'a', image: 'b', tty: true)]) { }"),
+    [`Jenkinsfile:1:79: unknown parameter 'tty' for 'containerTemplate' — expected one of ${STEPS.containerTemplate!.params.join(", ")}`]);
+});
+
+test("script methods (defined before or after use), closure variables and parameters resolve", () => {
+  assert.deepEqual(lint("build()\ndef build(body) { body() }\ndef c = { echo 'x' }\nc()\nrunner = { -> }\nrunner()"), []);
+});
+
+test("methods on values resolve against the GDK subset; unknown ones are reported", () => {
+  assert.deepEqual(lint("def out = sh(script: 'x', returnStdout: true).trim().split('\\n').collect { it.toUpperCase() }"), []);
+  assert.deepEqual(lint("def x = 'a'.frobnicate()"), ["Jenkinsfile:1:13: unsupported method 'frobnicate'"]);
+});
+
+test("globals: env and params take any property; currentBuild and classes have a known surface", () => {
+  assert.deepEqual(lint("echo env.BRANCH_NAME\necho params.WHO\ncurrentBuild.result = 'UNSTABLE'\necho currentBuild.getNumber().toString()\ndef u = UUID.randomUUID().toString()"), []);
+  assert.deepEqual(lint("currentBuild.getRawBuild()\nJenkins.instance.getItem('x')\nUUID.nameUUIDFromBytes(b)"), [
+    "Jenkinsfile:1:14: unsupported method 'currentBuild.getRawBuild'",
+    "Jenkinsfile:2:1: unsupported class 'Jenkins' — not available to Berth pipelines",
+    "Jenkinsfile:3:6: unsupported method 'UUID.nameUUIDFromBytes'",
+  ]);
+});
+
+test("unknown bare names are env fallbacks (POD_LABEL, BRANCH_NAME), not errors", () => {
+  assert.deepEqual(lint("podTemplate { node(POD_LABEL) { echo \"${BRANCH_NAME} $BUILD_NUMBER\" } }"), []);
+});
+
+test("objects of imported classes and loaded scripts are not second-guessed; unknown classes are", () => {
+  assert.deepEqual(lint("import com.foo.Lib\ndef l = new Lib()\nl.anything()\ndef s = load 'x.groovy'\ns.deploy()"), []);
+  assert.deepEqual(lint("def x = new Frobnicator()"), ["Jenkinsfile:1:9: unsupported class 'Frobnicator' — import it from a shared library or use maps and closures"]);
+  assert.deepEqual(lint("def j = new groovy.json.JsonSlurperClassic().parseText('{}')"), []);
+});
+
+test("declarative: steps, post, when expressions and script blocks are resolved; docker agents and tools are not supported", () => {
+  assert.deepEqual(lint(`pipeline {
+  agent { docker 'maven' }
+  tools { maven 'm3' }
+  stages {
+    stage('a') {
+      when { expression { return isReady() } }
+      steps {
+        junit 'x.xml'
+        script { def r = readFile('f'); echo r.trim() }
+      }
+      post { failure { mail to: 'a@b' } }
+    }
+  }
+}`), [
+    "Jenkinsfile:2:11: unsupported agent type 'docker' — Berth runs agents as Kubernetes pods; use agent { kubernetes { yaml '…' } }",
+    "Jenkinsfile:3:11: unsupported: tools { maven … } — Berth has no tool installers; run the step in a container whose image has the tool",
+    "Jenkinsfile:6:34: unsupported step 'isReady'",
+    "Jenkinsfile:8:9: unsupported step 'junit'",
+    "Jenkinsfile:11:24: unsupported step 'mail'",
+  ]);
+});
+
+test("syntax errors come alone: nothing is resolved in a file that does not parse", () => {
+  assert.deepEqual(lint("slackSend 'x'\nsh 'a' 'b'"), ["Jenkinsfile:2:8: unexpected string 'b' — expected end of statement (a new line or ';')"]);
+});
