@@ -30,8 +30,9 @@ export function lex(file: string, text: string): LexResult {
   return { tokens, diagnostics: lexer.diagnostics };
 }
 
-const isIdentStart = (c: string) => /[\p{L}_$]/u.test(c);
-const isIdentPart = (c: string) => /[\p{L}\p{N}_$]/u.test(c);
+// ASCII first: the Unicode-class regex is only consulted for non-ASCII characters.
+const isIdentStart = (c: string) => (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c === "_" || c === "$" || (c > "\x7f" && /\p{L}/u.test(c));
+const isIdentPart = (c: string) => isIdentStart(c) || (c >= "0" && c <= "9") || (c > "\x7f" && /\p{N}/u.test(c));
 const isDigit = (c: string) => c >= "0" && c <= "9";
 
 class StopLexing extends Error {}

@@ -87,7 +87,10 @@ class Resolver {
         }
         default:
       }
-      for (const [k, v] of Object.entries(node)) if (k !== "kind" && typeof v === "object") visit(v);
+      for (const k in node) {
+        const v = node[k];
+        if (v !== null && typeof v === "object") visit(v);
+      }
     };
     visit(body);
   }

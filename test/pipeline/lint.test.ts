@@ -1,6 +1,7 @@
 // Lint resolves every step, method and class a script calls against the catalogue.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { lintSource } from "../../src/pipeline/lint.ts";
 import { formatDiagnostic } from "../../src/pipeline/diagnostics.ts";
 import { STEPS } from "../../src/pipeline/catalogue.ts";
@@ -86,4 +87,9 @@ test("declarative: steps, post, when expressions and script blocks are resolved;
 
 test("syntax errors come alone: nothing is resolved in a file that does not parse", () => {
   assert.deepEqual(lint("slackSend 'x'\nsh 'a' 'b'"), ["Jenkinsfile:2:8: unexpected string 'b' — expected end of statement (a new line or ';')"]);
+});
+
+test("a file of common scripted idioms (properties, parallel map, switch, credentials, methods) lints clean", () => {
+  const file = "test/pipeline/fixtures/scripted-idioms.groovy";
+  assert.deepEqual(lintSource(file, readFileSync(file, "utf8")).diagnostics.map(formatDiagnostic), []);
 });
