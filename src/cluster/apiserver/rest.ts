@@ -263,7 +263,8 @@ export class RestStore {
     if (rt === PODS) this.#admitPod(obj);
     meta.uid = randomUUID();
     meta.creationTimestamp = formatTime(this.clock.now());
-    if ("spec" in obj) meta.generation = 1;
+    // Of the kinds served here only pods track generation (since Kubernetes 1.33).
+    if (rt === PODS) meta.generation = 1;
     if (isDryRun(query)) return this.served(rt, obj);
     const stored = this.storage.put(rt.storageKey, obj, undefined);
     if (rt === NAMESPACES) this.hooks.namespaceCreated(name);
