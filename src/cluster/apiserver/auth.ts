@@ -87,3 +87,23 @@ export function forbiddenReason(user: UserInfo, a: Attributes): string {
   const scope = a.namespace ? ` in the namespace "${a.namespace}"` : " at the cluster scope";
   return `User "${user.username}" cannot ${a.verb} resource "${resource}" in API group "${a.group}"${scope}`;
 }
+
+/** What the TLS layer tells about a client certificate (a subset of tls.TLSSocket). */
+export interface PeerCertificateSource {
+  authorized?: boolean;
+  getPeerCertificate?(): { subject?: Record<string, string | string[] | undefined> } | null;
+}
+
+/**
+ * A client certificate signed by the cluster CA names its user as Kubernetes does: the subject's CN
+ * is the user name and each O is a group.
+ */
+export function userFromClientCertificate(socket: PeerCertificateSource): UserInfo | undefined {
+  if (socket.authorized !== true || !socket.getPeerCertificate) return undefined;
+  const subject = socket.getPeerCertificate()?.subject;
+  const cn = subject?.CN;
+  const username = Array.isArray(cn) ? cn[0] : cn;
+  if (!username) return undefined;
+  const organisations = subject?.O === undefined ? [] : Array.isArray(subject.O) ? subject.O : [subject.O];
+  return { username, groups: [...organisations, "system:authenticated"] };
+}

@@ -3,7 +3,7 @@
 // handler never lets an exception escape to the server.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseYaml } from "yaml";
-import { forbiddenReason, type Attributes, type Authenticator, type Authorizer, type UserInfo } from "./auth.ts";
+import { forbiddenReason, userFromClientCertificate, type PeerCertificateSource, type Attributes, type Authenticator, type Authorizer, type UserInfo } from "./auth.ts";
 import {
   aggregatedContentType,
   aggregatedDiscovery,
@@ -281,6 +281,7 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
     const header = String(req.headers.authorization ?? "");
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (bearer) user = options.authenticator.authenticate(bearer[1] as string);
+    else user = userFromClientCertificate(req.socket as PeerCertificateSource);
     if (!user) {
       if (bearer || !ANONYMOUS_PATHS.has(url.pathname)) throw unauthorized();
       user = { username: "system:anonymous", groups: ["system:unauthenticated"] };

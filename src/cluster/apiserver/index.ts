@@ -61,7 +61,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
     bookmarkIntervalMs: options.bookmarkIntervalMs,
     kubeletProxy: createKubeletProxy(store, pki.adminToken),
   });
-  const server: Server = createServer({ cert: pki.serverCertPem, key: pki.serverKeyPem, keepAliveTimeout: 30_000 }, handler);
+  const server: Server = createServer(
+    // Client certificates are optional: asked for, checked against the cluster CA, never required.
+    { cert: pki.serverCertPem, key: pki.serverKeyPem, ca: pki.caCertPem, requestCert: true, rejectUnauthorized: false, keepAliveTimeout: 30_000 },
+    handler,
+  );
   // WebSocket exec/attach: the same handler, which hands the socket to the kubelet proxy.
   server.on("upgrade", (req, socket, head) => handleUpgrade(req, socket, head, handler));
   // Malformed HTTP never reaches the handler; answer it as Node would by default, without logging.

@@ -146,3 +146,33 @@ export async function loadOrCreatePki(dataDir: string): Promise<Pki> {
     serviceAccountKeyPem: readFileSync(saKey, "utf8"),
   };
 }
+
+/**
+ * Issues a client certificate for a user (CN) and groups (O), signed by the cluster CA: the other way,
+ * beside bearer tokens, for a kubeconfig to authenticate. `system:masters` makes an administrator.
+ */
+export async function issueClientCertificate(dataDir: string, username: string, groups: string[] = [], days = 365): Promise<{ certPem: string; keyPem: string }> {
+  const x509 = await loadX509();
+  const dir = join(dataDir, "pki");
+  const ca = new x509.X509Certificate(readFileSync(join(dir, "ca.crt"), "utf8"));
+  const caKey = await importKey(readFileSync(join(dir, "ca.key"), "utf8"));
+  const keys = await generateKeys();
+  const now = Date.now();
+  const escape = (value: string): string => value.replace(/([,+"\\<>;=])/g, "\\$1");
+  const cert = await x509.X509CertificateGenerator.create({
+    subject: [...groups.map((g) => `O=${escape(g)}`), `CN=${escape(username)}`].join(", "),
+    issuer: ca.subject,
+    notBefore: new Date(now - DAY_MS),
+    notAfter: new Date(now + days * DAY_MS),
+    signingAlgorithm: SIGNING_ALGORITHM,
+    publicKey: keys.publicKey as never,
+    signingKey: caKey as never,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      await x509.AuthorityKeyIdentifierExtension.create(ca, false),
+    ],
+  });
+  return { certPem: cert.toString("pem") + "\n", keyPem: await exportKey(keys.privateKey) };
+}
