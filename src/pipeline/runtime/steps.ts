@@ -1,0 +1,48 @@
+// The boundary between the interpreter and whatever executes steps (a fake in tests, the controller's
+// pods in `berth run`). The interpreter binds arguments the way Jenkins does (DSL.parseArgs) using the
+// catalogue, then hands the runtime one StepCall; the runtime may run the body with extra environment
+// variables (withEnv, podTemplate's POD_LABEL, container's POD_CONTAINER).
+import { STEPS } from "../catalogue.ts";
+import { PipelineError, isMap, toStr, type Closure, type Value } from "./values.ts";
+
+/** The per-thread execution context: environment layers (innermost last). Parallel branches fork it. */
+export interface ExecutionContext {
+  readonly envLayers: readonly ReadonlyMap<string, string>[];
+}
+
+export interface StepCall {
+  readonly name: string;
+  /** Named parameters after binding (`sh 'x'` arrives as { script: 'x' }). */
+  readonly args: ReadonlyMap<string, Value>;
+  readonly line: number;
+  readonly column: number;
+  readonly context: ExecutionContext;
+  /** The effective environment (case-insensitive lookups via `env`). */
+  env(name: string): string | null;
+  /** Runs the step's block, optionally with extra environment variables layered on top. */
+  body: ((extraEnv?: Record<string, string>) => Promise<Value>) | null;
+  /** Calls a closure passed as an argument (parallel branches, waitUntil conditions). */
+  invoke(closure: Closure, args?: Value[], extraEnv?: Record<string, string>): Promise<Value>;
+}
+
+export interface StepRuntime {
+  call(step: StepCall): Promise<Value>;
+}
+
+/**
+ * Jenkins' argument binding: named arguments are the parameters; a single positional map counts as
+ * named; a single other value binds to the step's sole required parameter; more is an error.
+ */
+export function bindStepArguments(name: string, named: Map<string, Value>, positional: Value[], at: { line: number; column: number }): Map<string, Value> {
+  const info = STEPS[name];
+  if (positional.length === 0) return named;
+  if (positional.length === 1 && named.size === 0 && isMap(positional[0])) {
+    return new Map([...positional[0]].map(([k, v]) => [toStr(k), v]));
+  }
+  if (positional.length === 1 && info?.sole) {
+    const out = new Map(named);
+    out.set(info.sole, positional[0]!);
+    return out;
+  }
+  throw new PipelineError(`Expected named arguments but got ${toStr(positional)} for step '${name}'`, "java.lang.IllegalArgumentException", at);
+}
