@@ -41,6 +41,9 @@ export const KUBERNETES_AGENT_OPTIONS = [
 export const STEPS: Readonly<Record<string, StepInfo>> = {
   // core steps (issue 7)
   echo: step(["message"], { sole: "message" }),
+  // Groovy's own output methods write to the build log in Jenkins; the interpreter runs them as echo
+  println: step(["message"], { sole: "message" }),
+  print: step(["message"], { sole: "message" }),
   error: step(["message"], { sole: "message" }),
   unstable: step(["message"], { sole: "message" }),
   sh: step(["script", "returnStdout", "returnStatus", "encoding", "label"], { sole: "script" }),

@@ -159,3 +159,12 @@ test("the seed 002 pipeline runs against the fake runtime", async () => {
   const { log } = await run(readFileSync("test/pipeline/fixtures/seeds/seed-002-pod-template-yaml.groovy", "utf8"));
   assert.deepEqual(log, ["node pod-1", "+ hostname [in maven]"]);
 });
+
+test("println and print write to the log like echo", async () => {
+  const { log } = await run("println 'a'\nprint \"b${1}\"");
+  assert.deepEqual(log, ["a", "b1"]);
+});
+
+test("a Groovy gotcha kept: `echo (x).trim()` calls trim on echo's result, so it fails as in Jenkins", async () => {
+  await assert.rejects(run("echo (' x ').trim()"), /Cannot invoke method trim\(\) on null object/);
+});

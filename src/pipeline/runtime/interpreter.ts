@@ -581,13 +581,15 @@ export class Interpreter {
     const info = STEPS[e.name]!;
     const args = e.name === "parallel" && positional.length === 1 && isMap(positional[0])
       ? new Map([...positional[0]].map(([k, v]) => [toStr(k), v]))
-      : bindStepArguments(e.name, named, positional, e);
+      : e.name === "println" && positional.length === 0 && named.size === 0
+        ? new Map<string, Value>([["message", ""]])
+        : bindStepArguments(e.name, named, positional, e);
     if (info.symbol) return new Map<Value, Value>([["$symbol", e.name], ...args]);
     const closure = e.closure ? new Closure(e.closure.params, e.closure.body, scope, e.name) : null;
     const layered = (extra?: Record<string, string>): ExecutionContext =>
       extra ? { envLayers: [...ctx.envLayers, new Map(Object.entries(extra).map(([k, v]) => [k.toLowerCase(), v]))] } : ctx;
     return this.runtime.call({
-      name: e.name,
+      name: e.name === "println" || e.name === "print" ? "echo" : e.name,
       args,
       line: e.line,
       column: e.column,
