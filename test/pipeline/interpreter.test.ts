@@ -168,3 +168,27 @@ test("println and print write to the log like echo", async () => {
 test("a Groovy gotcha kept: `echo (x).trim()` calls trim on echo's result, so it fails as in Jenkins", async () => {
   await assert.rejects(run("echo (' x ').trim()"), /Cannot invoke method trim\(\) on null object/);
 });
+
+test("load evaluates another script sharing env and currentBuild; `return this` exposes its methods", async () => {
+  const files: Record<string, string> = {
+    "lib.groovy": "def deploy(target) { echo \"deploying to $target as ${env.ROLE}\"; currentBuild.result = 'UNSTABLE'; return 'ok' }\nreturn this",
+  };
+  const runtime: StepRuntime = {
+    async call(step) {
+      if (step.name === "readFile") return files[toStr(step.args.get("file") ?? null)] ?? null;
+      if (step.name === "echo") log.push(toStr(step.args.get("message") ?? null));
+      return null;
+    },
+  };
+  const log: string[] = [];
+  const { Interpreter } = await import("../../src/pipeline/runtime/interpreter.ts");
+  const { parseOrThrow } = await import("../../src/pipeline/parser.ts");
+  const interpreter = new Interpreter(parseOrThrow("J", "env.ROLE = 'ci'\ndef lib = load 'lib.groovy'\necho lib.deploy('prod')"), { runtime });
+  await interpreter.run();
+  assert.deepEqual(log, ["deploying to prod as ci", "ok"]);
+  assert.equal(interpreter.currentBuild.result, "UNSTABLE");
+});
+
+test("a failing step's error carries the position of the call", async () => {
+  await assert.rejects(run("node {\n  sh 'exit 3'\n}"), (e: unknown) => e instanceof PipelineError && e.line === 2 && e.column === 3 && e.javaClass === "hudson.AbortException");
+});

@@ -35,7 +35,21 @@ class ContinueSignal {}
 class EnvObject {}
 
 /** The script itself as a value; its methods are callable on it (`def lib = load 'x'; lib.deploy()`). */
-class ScriptObject {}
+class ScriptObject {
+  readonly interpreter: Interpreter;
+  constructor(interpreter: Interpreter) {
+    this.interpreter = interpreter;
+  }
+}
+
+/** What a build shares between the Jenkinsfile and the scripts it `load`s. */
+interface BuildState {
+  readonly buildEnv: Map<string, string>;
+  /** `env.X = v`: global for the rest of the build, case-insensitive keys. */
+  readonly globalEnv: Map<string, string>;
+  readonly params: GroovyMap;
+  readonly currentBuild: CurrentBuild;
+}
 
 /** Exception classes a `catch` clause may name, with their parents. */
 const EXCEPTION_PARENTS: Record<string, string> = {
@@ -59,31 +73,33 @@ export async function runScript(file: string, text: string, options: RunOptions)
 }
 
 export class Interpreter {
-  readonly currentBuild: CurrentBuild;
   private readonly script: A.Script;
   private readonly runtime: StepRuntime;
   private readonly binding = new Scope(null);
   private readonly methods = new Map<string, A.MethodDecl>();
-  private readonly buildEnv = new Map<string, string>();
-  /** `env.X = v`: global for the rest of the build, case-insensitive keys. */
-  private readonly globalEnv = new Map<string, string>();
-  private readonly params: GroovyMap;
+  private readonly state: BuildState;
   private readonly env = new EnvObject();
   /** `this` at script level: what `return this` hands to a `load`ing script. */
-  private readonly scriptObject = new ScriptObject();
+  private readonly scriptObject = new ScriptObject(this);
 
-  constructor(script: A.Script, options: RunOptions) {
+  constructor(script: A.Script, options: RunOptions, shared?: BuildState) {
     this.script = script;
     this.runtime = options.runtime;
-    for (const [k, v] of Object.entries(options.env ?? {})) this.buildEnv.set(k.toLowerCase(), v);
-    this.params = new Map(Object.entries(options.params ?? {}));
-    this.currentBuild = new CurrentBuild(Number(options.env?.BUILD_NUMBER ?? 1));
+    this.state = shared ?? {
+      buildEnv: new Map(Object.entries(options.env ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+      globalEnv: new Map(),
+      params: new Map(Object.entries(options.params ?? {})),
+      currentBuild: new CurrentBuild(Number(options.env?.BUILD_NUMBER ?? 1)),
+    };
     for (const s of script.body) if (s.kind === "MethodDecl") this.methods.set(s.name, s);
   }
 
-  async run(): Promise<Value> {
+  get currentBuild(): CurrentBuild {
+    return this.state.currentBuild;
+  }
+
+  async run(ctx: ExecutionContext = { envLayers: [] }): Promise<Value> {
     const top = new Scope(this.binding);
-    const ctx: ExecutionContext = { envLayers: [] };
     try {
       return await this.block(this.script.body, top, ctx);
     } catch (e) {
@@ -99,7 +115,7 @@ export class Interpreter {
       const v = ctx.envLayers[i]!.get(key);
       if (v !== undefined) return v;
     }
-    return this.globalEnv.get(key) ?? this.buildEnv.get(key) ?? null;
+    return this.state.globalEnv.get(key) ?? this.state.buildEnv.get(key) ?? null;
   }
 
   // ── statements ─────────────────────────────────────────────────────────────────────────────────
@@ -297,7 +313,7 @@ export class Interpreter {
     if (found) return found.get(name) ?? null;
     switch (name) {
       case "env": return this.env;
-      case "params": return this.params;
+      case "params": return this.state.params;
       case "currentBuild": return this.currentBuild;
       case "scm": return new Map<Value, Value>([["$symbol", "scm"]]);
     }
@@ -354,7 +370,7 @@ export class Interpreter {
     } else if (t.kind === "Property") {
       const obj = await this.eval(t.object, scope, ctx);
       const name = typeof t.name === "string" ? t.name : toStr(await this.eval(t.name, scope, ctx));
-      if (obj instanceof EnvObject) this.globalEnv.set(name.toLowerCase(), toStr(value));
+      if (obj instanceof EnvObject) this.state.globalEnv.set(name.toLowerCase(), toStr(value));
       else if (isMap(obj)) obj.set(name, value);
       else if (typeof obj === "object" && obj !== null && "groovyClass" in obj && (obj as GroovyObject).setProperty?.(name, value)) { /* set */ }
       else throw new PipelineError(`Cannot set property '${name}' on ${typeName(obj)}`, "groovy.lang.ReadOnlyPropertyException", t);
@@ -517,10 +533,13 @@ export class Interpreter {
     if (recv === null) throw new PipelineError(`Cannot invoke method ${name}() on null object`, "java.lang.NullPointerException", at);
     if (recv instanceof EnvObject) {
       if (name === "getProperty") return this.envValue(toStr(args[0] ?? null), ctx);
-      if (name === "setProperty") { this.globalEnv.set(toStr(args[0] ?? null).toLowerCase(), toStr(args[1] ?? null)); return null; }
+      if (name === "setProperty") { this.state.globalEnv.set(toStr(args[0] ?? null).toLowerCase(), toStr(args[1] ?? null)); return null; }
     }
     if (recv instanceof ClassRef) return callStatic(recv, name, args);
-    if (recv instanceof ScriptObject && this.methods.has(name)) return this.callMethod(this.methods.get(name)!, args, ctx);
+    if (recv instanceof ScriptObject) {
+      const m = recv.interpreter.methods.get(name);
+      if (m) return recv.interpreter.callMethod(m, args, ctx);
+    }
     if (recv instanceof Closure && name === "call") return this.callClosure(recv, args, ctx);
     if (isMap(recv) && recv.get("$symbol") === "JsonSlurper" && (name === "parseText" || name === "parse")) return fromJson(JSON.parse(toStr(args[0] ?? null)));
     if (typeof recv === "object" && "groovyClass" in recv) {
@@ -572,6 +591,19 @@ export class Interpreter {
     }
   }
 
+  /**
+   * `load 'file.groovy'`: the runtime reads the file (from the workspace), this evaluates it sharing
+   * env, params and currentBuild; its value is usually its `this` (`return this`), whose methods the
+   * caller then calls.
+   */
+  private async load(path: string, ctx: ExecutionContext, at: Position): Promise<Value> {
+    const text = await this.runtime.call({
+      name: "readFile", args: new Map([["file", path]]), line: at.line, column: at.column, context: ctx,
+      env: (n) => this.envValue(n, ctx), body: null, invoke: (c, a = []) => this.callClosure(c, a, ctx),
+    });
+    return new Interpreter(parseOrThrow(path, toStr(text)), { runtime: this.runtime }, this.state).run(ctx);
+  }
+
   /** A catalogue step: bind arguments Jenkins' way and hand over to the runtime; symbols become descriptors. */
   private async step(e: A.CallExpr, scope: Scope, ctx: ExecutionContext): Promise<Value> {
     const named = new Map<string, Value>();
@@ -585,7 +617,13 @@ export class Interpreter {
         ? new Map<string, Value>([["message", ""]])
         : bindStepArguments(e.name, named, positional, e);
     if (info.symbol) return new Map<Value, Value>([["$symbol", e.name], ...args]);
+    if (e.name === "load") return this.load(toStr(args.get("path") ?? null), ctx, e);
     const closure = e.closure ? new Closure(e.closure.params, e.closure.body, scope, e.name) : null;
+    // a failure the runtime reports without a place gets the step call's, for file:line:column output
+    const placed = (err: unknown) => {
+      if (err instanceof PipelineError && err.line === 0) throw new PipelineError(err.message, err.javaClass, e, err.value);
+      throw err;
+    };
     const layered = (extra?: Record<string, string>): ExecutionContext =>
       extra ? { envLayers: [...ctx.envLayers, new Map(Object.entries(extra).map(([k, v]) => [k.toLowerCase(), v]))] } : ctx;
     return this.runtime.call({
@@ -597,9 +635,11 @@ export class Interpreter {
       env: (n) => this.envValue(n, ctx),
       body: closure ? (extra) => this.callClosure(closure, [], layered(extra)) : null,
       invoke: (c, a = [], extra) => this.callClosure(c, a, layered(extra)),
-    });
+    }).catch(placed);
   }
 }
+
+export type { BuildState };
 
 function compareValues(a: Value, b: Value): number {
   if (typeof a === "number" && typeof b === "number") return a - b;
