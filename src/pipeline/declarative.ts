@@ -97,8 +97,13 @@ class Builder {
     const out: A.CallExpr[] = [];
     for (const s of statements) {
       const c = statementCall(s);
+      const previous = out[out.length - 1];
       if (c) out.push(c);
-      else this.report(s, `unexpected ${describeStatement(s)} in ${where} — expected ${expected}`);
+      else if (s.kind === "Block" && previous && !previous.closure) {
+        // `stage('x')` then `{` on the next line: Groovy does not attach it; say so, and read on as if attached
+        this.report(s, `this '{' is not attached to '${previous.name}' on the line before — put '{' on the same line as ${previous.name}(…)`);
+        out[out.length - 1] = { ...previous, closure: { kind: "Closure", params: null, body: s.body, line: s.line, column: s.column } };
+      } else this.report(s, `unexpected ${describeStatement(s)} in ${where} — expected ${expected}`);
     }
     return out;
   }

@@ -103,10 +103,7 @@ class Resolver {
 
   script(pipeline: M.Pipeline | null): void {
     const pipelineCall = findPipelineCall(this.root);
-    for (const s of this.root.body) {
-      if (pipelineCall && s.kind === "ExpressionStatement" && s.expression === pipelineCall) continue;
-      this.statement(s);
-    }
+    this.statements(this.root.body.filter((s) => !(pipelineCall && s.kind === "ExpressionStatement" && s.expression === pipelineCall)));
     if (pipeline) this.pipeline(pipeline);
   }
 
@@ -193,7 +190,14 @@ class Resolver {
   // ── scripted code ──────────────────────────────────────────────────────────────────────────────
 
   private statements(list: readonly A.Statement[]): void {
-    for (const s of list) this.statement(s);
+    list.forEach((s, i) => {
+      const previous = list[i - 1];
+      const call = previous?.kind === "ExpressionStatement" && previous.expression.kind === "Call" ? previous.expression : null;
+      if (s.kind === "Block" && call && !call.closure && STEPS[call.name]?.body) {
+        this.report(s, `this '{' is not attached to '${call.name}' on the line before — put '{' on the same line as ${call.name}(…)`);
+      }
+      this.statement(s);
+    });
   }
 
   private statement(s: A.Statement): void {

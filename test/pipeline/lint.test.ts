@@ -93,3 +93,9 @@ test("a file of common scripted idioms (properties, parallel map, switch, creden
   const file = "test/pipeline/fixtures/scripted-idioms.groovy";
   assert.deepEqual(lintSource(file, readFileSync(file, "utf8")).diagnostics.map(formatDiagnostic), []);
 });
+
+test("a block on the line after a call is not attached (Groovy's rule); lint says where to put the brace", () => {
+  assert.deepEqual(lint("node('linux')\n{\n  sh 'make'\n}"), ["Jenkinsfile:2:1: this '{' is not attached to 'node' on the line before — put '{' on the same line as node(…)"]);
+  assert.deepEqual(lint("pipeline {\n  agent any\n  stages {\n    stage('a')\n    {\n      steps { echo 'x' }\n    }\n  }\n}"),
+    ["Jenkinsfile:5:5: this '{' is not attached to 'stage' on the line before — put '{' on the same line as stage(…)"]);
+});
