@@ -17,17 +17,14 @@ function resourceRoute(group: string, version: string, rest: string[]): Route | 
     return RESOURCE_TYPES.some((rt) => rt.group === group && rt.version === version) ? { kind: "groupVersion", group, version } : undefined;
   }
   const [first, second, third, ...more] = rest as [string, string?, string?, ...string[]];
-  if (first === "namespaces" && group === "" && second !== undefined && third !== undefined) {
+  // namespaces/<ns>/<plural>[/<name>[/<subresource>]] when <plural> is a namespaced kind; otherwise
+  // namespaces/<name>/<subresource> addresses the namespace itself (status, finalize).
+  if (first === "namespaces" && second !== undefined && third !== undefined) {
     const namespaced = findResource(group, version, third);
     if (namespaced?.namespaced) {
       if (more.length > 2) return undefined;
       return { kind: "resource", rt: namespaced, namespace: second, name: more[0], subresource: more[1] };
     }
-  }
-  if (first === "namespaces" && group !== "" && second !== undefined && third !== undefined) {
-    const namespaced = findResource(group, version, third);
-    if (!namespaced?.namespaced || more.length > 2) return undefined;
-    return { kind: "resource", rt: namespaced, namespace: second, name: more[0], subresource: more[1] };
   }
   const rt = findResource(group, version, first);
   if (!rt || more.length > 0) return undefined;
