@@ -192,3 +192,15 @@ test("load evaluates another script sharing env and currentBuild; `return this` 
 test("a failing step's error carries the position of the call", async () => {
   await assert.rejects(run("node {\n  sh 'exit 3'\n}"), (e: unknown) => e instanceof PipelineError && e.line === 2 && e.column === 3 && e.javaClass === "hudson.AbortException");
 });
+
+test("\\$ and \\\\ in a GString reach the shell as $ and \\ (reference §2.3); env values keep their dollars", async () => {
+  const { log, runtime } = await run([
+    "env.PRICE = \"\\$cost\\$tax\"",
+    "echo \"groovy sees ${env.PRICE}\"",
+    "sh \"\"\"",
+    "  echo \\$(ls) -exec cat {} \\\\;",
+    "\"\"\"",
+  ].join("\n"));
+  assert.equal(log[0], "groovy sees $cost$tax");
+  assert.equal(runtime.calls[1]!.args.get("script"), "\n  echo $(ls) -exec cat {} \\;\n");
+});
