@@ -48,7 +48,8 @@ class Lexer {
   constructor(file: string, src: string) {
     this.file = file;
     this.src = src;
-    if (src.startsWith("#!")) this.skipToLineEnd(); // shebang: `#!groovy`, `#!/usr/bin/env groovy`
+    if (src.startsWith("\uFEFF")) this.pos = 1; // a byte-order mark is not code; columns start after it
+    if (this.src.startsWith("#!", this.pos)) this.skipToLineEnd(); // shebang: `#!groovy`, `#!/usr/bin/env groovy`
   }
 
   /** Tokens until end of input, or, for a `${…}` hole, until its unmatched `}` (consumed). */

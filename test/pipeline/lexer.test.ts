@@ -74,3 +74,8 @@ test("lexical errors carry line:column and what to write instead", () => {
   assert.deepEqual(errors("a ` b"), ["1:3: unexpected character '`'"]);
   assert.deepEqual(errors('"${a'), ["1:5: unterminated '${' in string — expected '}'"]);
 });
+
+test("CRLF line endings and a byte-order mark are accepted", () => {
+  assert.deepEqual(kinds("\uFEFFa\r\nb"), ["a", "nl", "b", "nl", "eof"]);
+  assert.deepEqual(errors("\uFEFF#!groovy\r\nnode {\r\n}\r\n"), []);
+});
