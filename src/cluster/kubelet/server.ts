@@ -196,9 +196,6 @@ export class KubeletServer {
     };
     try {
       if (!this.authorized(req)) throw new HttpError(401, "Unauthorized", "Unauthorized");
-      if (String(req.headers.upgrade ?? "").toLowerCase() !== "websocket") {
-        throw badRequest("this kubelet streams exec and attach over WebSocket only (kubectl 1.30 or newer); SPDY is not supported");
-      }
       const url = new URL(req.url ?? "/", "http://kubelet");
       const target = parsePath(url);
       if (!target || (target.action !== "exec" && target.action !== "attach")) throw new HttpError(404, "NotFound", "the server could not find the requested resource");
@@ -212,6 +209,11 @@ export class KubeletServer {
       const info = worker.container(target.container);
       if (!info?.running || !info.containerId) throw badRequest(`container ${target.container} is not running in pod ${target.pod}`);
       const containerId = info.containerId;
+      // Checked last: kubectl 1.30+ retries a failed WebSocket upgrade over SPDY and prints that second
+      // answer, so a real problem (pod gone, container not running) must win over this one.
+      if (String(req.headers.upgrade ?? "").toLowerCase() !== "websocket") {
+        throw badRequest("this kubelet streams exec and attach over WebSocket only (kubectl 1.30 or newer); SPDY is not supported");
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         const protocol = ws.protocol || "";
         void (async () => {

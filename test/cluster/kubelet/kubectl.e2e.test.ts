@@ -124,6 +124,10 @@ test("logs --previous of a crash-looping container, CrashLoopBackOff in get pods
   assert.match(described.stdout, /Warning\s+BackOff\s+.*Back-off restarting failed container main in pod crasher_default/);
   const noPrevious = await kubectl(["logs", "pod/crasher", "--previous", "-c", "main", "--tail=1"]);
   assert.equal(noPrevious.code, 0);
+  // kubectl retries a refused WebSocket upgrade over SPDY; the answer it prints must be the real reason.
+  const exec = await kubectl(["exec", "crasher", "--", "true"]);
+  assert.notEqual(exec.code, 0);
+  assert.match(exec.stderr, /container main is not running in pod crasher/);
   await kubectl(["delete", "pod", "crasher", "--wait=false"]);
 });
 
