@@ -86,8 +86,9 @@ function map(fields: Map<number, Field[]>, n: number, valueAsBase64 = false): Re
   return result;
 }
 
+/** Drops unset fields; like Go's omitempty, also the zero values that protobuf writes out explicitly. */
 function compact(record: JsonRecord): JsonRecord {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)));
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined && v !== "" && v !== 0 && v !== false && !(Array.isArray(v) && v.length === 0)));
 }
 
 function sub(fields: Map<number, Field[]>, n: number): Map<number, Field[]> {
@@ -116,6 +117,19 @@ const DECODERS: Record<string, (f: Map<number, Field[]>) => JsonRecord> = {
   Secret: (f) => compact({ metadata: objectMeta(sub(f, 1)), data: map(f, 2, true), type: string(f, 3), stringData: map(f, 4), immutable: bool(f, 5) }),
   Namespace: (f) => compact({ metadata: objectMeta(sub(f, 1)), spec: compact({ finalizers: strings(sub(f, 2), 1) }) }),
   ServiceAccount: (f) => compact({ metadata: objectMeta(sub(f, 1)), secrets: localRefs(f, 2), imagePullSecrets: localRefs(f, 3), automountServiceAccountToken: bool(f, 4) }),
+  Service: (f) => {
+    const spec = sub(f, 2);
+    const ports = (spec.get(1) ?? []).filter(Buffer.isBuffer).map((b) => {
+      const port = readMessage(b);
+      const target = bytes(port, 4) ? sub(port, 4) : undefined;
+      const targetPort = target ? (number(target, 1) === 1 ? string(target, 3) : (number(target, 2) ?? 0)) : undefined;
+      return compact({ name: string(port, 1), protocol: string(port, 2), port: number(port, 3), targetPort, nodePort: number(port, 5), appProtocol: string(port, 6) });
+    });
+    return compact({
+      metadata: objectMeta(sub(f, 1)),
+      spec: compact({ ports, selector: map(spec, 2), clusterIP: string(spec, 3), type: string(spec, 4), externalIPs: strings(spec, 5), sessionAffinity: string(spec, 7) }),
+    });
+  },
   SelfSubjectAccessReview: (f) => {
     const spec = sub(f, 2);
     const ra = bytes(spec, 1) ? sub(spec, 1) : undefined;

@@ -84,6 +84,8 @@ for (const { minor, binary } of available) {
     assert.match(await ok(binary, minor, ["create", "configmap", "settings", "-n", ns, "--from-literal=a=1"]), /configmap\/settings created/);
     assert.match(await ok(binary, minor, ["create", "secret", "generic", "creds", "-n", ns, "--from-literal=p=q"]), /secret\/creds created/);
     assert.match(await ok(binary, minor, ["create", "serviceaccount", "robot", "-n", ns]), /serviceaccount\/robot created/);
+    assert.match(await ok(binary, minor, ["create", "service", "clusterip", "web", "-n", ns, "--tcp=80:8080"]), /service\/web created/);
+    assert.equal(await ok(binary, minor, ["get", "service", "web", "-n", ns, "-o", "jsonpath={.spec.type} {.spec.ports[0].port} {.spec.ports[0].targetPort} {.spec.selector.app} {.spec.sessionAffinity}"]), "ClusterIP 80 8080 web None");
     assert.match(await ok(binary, minor, ["get", "secret", "creds", "-n", ns]), /^creds\s+Opaque\s+1\s+/m);
     const ssa = (value: string): string => JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "ssa", namespace: ns }, data: { a: value } });
     assert.match(await ok(binary, minor, ["apply", "--server-side", "-f", "-"], ssa("1")), /configmap\/ssa serverside-applied/);
