@@ -20,9 +20,7 @@ export class Log implements BuildLog {
 /** Images matching `*:broken` cannot be pulled on this cluster. */
 export async function startEmbeddedController(t: { after(fn: () => unknown): void }, templates: PodTemplate[]): Promise<{ controller: Controller; client: KubeClient }> {
   const cluster = await startTestCluster({ runtime: { imagePolicy: { unavailable: ["*:broken"] } } });
-  t.after(() => cluster.dispose());
   const endpoint = await startAgentEndpoint({ log: () => {} });
-  t.after(() => endpoint.close());
   const cloud: Cloud = { name: "embedded", namespace: "default", podLabels: { jenkins: "slave" }, podRetention: "never", templates };
   const controller = await Controller.start({
     clouds: [cloud],
@@ -33,6 +31,11 @@ export async function startEmbeddedController(t: { after(fn: () => unknown): voi
     quotaRetryMs: 300,
     log: () => {},
   });
-  t.after(() => controller.stop());
+  // One hook, in dependency order: the controller still needs the cluster to clean up its pods.
+  t.after(async () => {
+    await controller.stop();
+    await endpoint.close();
+    await cluster.dispose();
+  });
   return { controller, client: createKubeClient({ kubeconfig: cluster.kubeconfigPath }) };
 }

@@ -73,13 +73,18 @@ interface Setup {
 
 async function setup(t: { after(fn: () => unknown): void }, templates: PodTemplate[], cloudExtra: Partial<Cloud> = {}, options: { orphanGraceMs?: number; unschedulableMs?: number } = {}): Promise<Setup> {
   const server = await startTestServer();
-  t.after(() => server.dispose());
   const endpoint = await startAgentEndpoint({ log: () => {} });
-  t.after(() => endpoint.close());
   const client = createKubeClient({ kubeconfig: server.kubeconfigPath });
   const node = new ScriptedNode(client);
   const stopNode = await node.start();
-  t.after(stopNode);
+  const controllers: Controller[] = [];
+  // One hook, in dependency order: controllers clean up through the API server before it stops.
+  t.after(async () => {
+    for (const c of controllers) await c.stop();
+    await stopNode();
+    await endpoint.close();
+    await server.dispose();
+  });
   const cloud: Cloud = { name: "kubernetes", namespace: "default", podLabels: { jenkins: "slave" }, podRetention: "never", templates, ...cloudExtra };
   const controllerLog: string[] = [];
   const start = async () => {
@@ -93,7 +98,7 @@ async function setup(t: { after(fn: () => unknown): void }, templates: PodTempla
       orphanGraceMs: options.orphanGraceMs ?? 60_000,
       log: (line) => controllerLog.push(line),
     });
-    t.after(() => started.stop());
+    controllers.push(started);
     return started;
   };
   const controller = await start();

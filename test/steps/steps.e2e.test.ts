@@ -14,7 +14,6 @@ async function agentContext(t: { after(fn: () => unknown): void }, secrets: stri
   ]);
   const log = new Log();
   const agent = await controller.requestAgent({ label: "build", log });
-  t.after(() => agent.release({ failed: false }));
   await agent.run(["mkdir", "-p", WORKSPACE]).result;
   return { agent, log: new Log(), cwd: WORKSPACE, env: { GREETING: "hello" }, masker: new SecretMasker(secrets) };
 }
