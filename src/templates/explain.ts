@@ -2,7 +2,7 @@
 // that supplied it, and every value that lost to another one and to whom.
 import type { Rendered } from "./render.ts";
 import { isObject, listItemKey, listKeyField } from "./pod-merge.ts";
-import { childPath, describeOrigin, type Provenance, type Shadow } from "./trace.ts";
+import { childPath, describeOrigin, type Shadow } from "./trace.ts";
 
 export function explain(rendered: Rendered, mask: (path: string, value: unknown) => unknown): string {
   const provenance = rendered.built.provenance;
@@ -70,5 +70,3 @@ function collectLeaves(path: string, value: unknown, out: [string, unknown][]): 
   }
   out.push([path, value]);
 }
-
-export type { Provenance };
