@@ -4,44 +4,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runScript } from "../../src/pipeline/runtime/interpreter.ts";
 import { PipelineError, toStr, type Value } from "../../src/pipeline/runtime/values.ts";
-import type { StepCall, StepRuntime } from "../../src/pipeline/runtime/steps.ts";
+import type { StepRuntime } from "../../src/pipeline/runtime/steps.ts";
+import { FakeRuntime } from "./fake-runtime.ts";
 import { PipelineSyntaxError } from "../../src/pipeline/diagnostics.ts";
-
-/** Records calls; echo logs, sh "runs" by echoing its script, block steps layer their env. */
-class FakeRuntime implements StepRuntime {
-  readonly log: string[] = [];
-  readonly calls: StepCall[] = [];
-  private pods = 0;
-
-  async call(step: StepCall): Promise<Value> {
-    this.calls.push(step);
-    const arg = (k: string) => step.args.get(k) ?? null;
-    switch (step.name) {
-      case "echo": this.log.push(toStr(arg("message"))); return null;
-      case "sh": {
-        const script = toStr(arg("script"));
-        this.log.push(`+ ${script}${step.env("POD_CONTAINER") ? ` [in ${step.env("POD_CONTAINER")}]` : ""}`);
-        if (script.startsWith("exit ")) throw new PipelineError(`script returned exit code ${script.slice(5)}`, "hudson.AbortException");
-        return arg("returnStdout") === true ? `out of ${script}\n` : null;
-      }
-      case "error": throw new PipelineError(toStr(arg("message")), "hudson.AbortException");
-      case "podTemplate": return step.body!({ POD_LABEL: `pod-${++this.pods}` });
-      case "container": return step.body!({ POD_CONTAINER: toStr(arg("name")) });
-      case "node": this.log.push(`node ${toStr(arg("label"))}`); return step.body!();
-      case "stage": this.log.push(`[${toStr(arg("name"))}]`); return step.body!();
-      case "withEnv": {
-        const extra = Object.fromEntries((arg("overrides") as string[]).map((kv) => kv.split("=") as [string, string]));
-        return step.body!(extra);
-      }
-      case "parallel": {
-        const results = new Map<Value, Value>();
-        for (const [name, branch] of step.args) if (name !== "failFast") results.set(name, await step.invoke(branch as never));
-        return results;
-      }
-      default: return step.body ? step.body() : null;
-    }
-  }
-}
 
 async function run(src: string, options: { env?: Record<string, string>; params?: Record<string, Value> } = {}) {
   const runtime = new FakeRuntime();
@@ -51,7 +16,7 @@ async function run(src: string, options: { env?: Record<string, string>; params?
 
 test("podTemplate → node(POD_LABEL) → container: POD_LABEL and POD_CONTAINER resolve through the env fallback", async () => {
   const { log } = await run("podTemplate(yaml: 'x') {\n  node(POD_LABEL) {\n    container('maven') { sh \"mvn -v # $POD_LABEL\" }\n    sh 'ls'\n  }\n}");
-  assert.deepEqual(log, ["node pod-1", "+ mvn -v # pod-1 [in maven]", "+ ls"]);
+  assert.deepEqual(log, ["podTemplate yaml", "node pod-1", "+ mvn -v # pod-1 [in maven]", "+ ls"]);
 });
 
 test("GStrings interpolate ${expr}, $name and $a.b; \\$ stays a dollar; env.X reads and writes", async () => {
@@ -157,7 +122,7 @@ test("a syntax error stops the script before any step runs", async () => {
 test("the seed 002 pipeline runs against the fake runtime", async () => {
   const { readFileSync } = await import("node:fs");
   const { log } = await run(readFileSync("test/pipeline/fixtures/seeds/seed-002-pod-template-yaml.groovy", "utf8"));
-  assert.deepEqual(log, ["node pod-1", "+ hostname [in maven]"]);
+  assert.deepEqual(log, ["podTemplate yaml", "node pod-1", "+ hostname [in maven]"]);
 });
 
 test("println and print write to the log like echo", async () => {

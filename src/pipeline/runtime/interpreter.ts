@@ -14,6 +14,10 @@ import { Closure, Matcher, Pattern, PipelineError, equals, isMap, toStr, truthy,
 import { callBuiltin } from "./methods.ts";
 import { bindStepArguments, type ExecutionContext, type StepRuntime } from "./steps.ts";
 import { ClassRef, CurrentBuild, KNOWN_STATIC_CLASSES, callStatic, staticField } from "./globals.ts";
+import { buildDeclarative, findPipelineCall } from "../declarative.ts";
+import type * as M from "../declarative-model.ts";
+import { PipelineSyntaxError } from "../diagnostics.ts";
+import { runPipeline, type DriverHost } from "./declarative-driver.ts";
 
 export interface RunOptions {
   readonly runtime: StepRuntime;
@@ -79,6 +83,9 @@ export class Interpreter {
   private readonly methods = new Map<string, A.MethodDecl>();
   private readonly state: BuildState;
   private readonly env = new EnvObject();
+  /** The declarative model when the script has a `pipeline { }` block, and the call that holds it. */
+  private readonly pipeline: M.Pipeline | null;
+  private readonly pipelineCall: A.CallExpr | null;
   /** `this` at script level: what `return this` hands to a `load`ing script. */
   private readonly scriptObject = new ScriptObject(this);
 
@@ -92,6 +99,10 @@ export class Interpreter {
       currentBuild: new CurrentBuild(Number(options.env?.BUILD_NUMBER ?? 1)),
     };
     for (const s of script.body) if (s.kind === "MethodDecl") this.methods.set(s.name, s);
+    const declarative = buildDeclarative(script);
+    if (declarative.diagnostics.length > 0) throw new PipelineSyntaxError(declarative.diagnostics);
+    this.pipeline = declarative.pipeline;
+    this.pipelineCall = this.pipeline ? findPipelineCall(script) : null;
   }
 
   get currentBuild(): CurrentBuild {
@@ -508,6 +519,10 @@ export class Interpreter {
   }
 
   private async call(e: A.CallExpr, scope: Scope, ctx: ExecutionContext): Promise<Value> {
+    if (e === this.pipelineCall && this.pipeline) {
+      await runPipeline(this.pipeline, this.driverHost(scope), ctx);
+      return null;
+    }
     if (e.receiver === null || e.receiver.kind === "This") {
       const local = e.receiver === null ? scope.find(e.name) : null;
       const fn = local?.get(e.name);
@@ -597,10 +612,7 @@ export class Interpreter {
    * caller then calls.
    */
   private async load(path: string, ctx: ExecutionContext, at: Position): Promise<Value> {
-    const text = await this.runtime.call({
-      name: "readFile", args: new Map([["file", path]]), line: at.line, column: at.column, context: ctx,
-      env: (n) => this.envValue(n, ctx), body: null, invoke: (c, a = []) => this.callClosure(c, a, ctx),
-    });
+    const text = await this.callRuntime("readFile", new Map([["file", path]]), at, ctx);
     return new Interpreter(parseOrThrow(path, toStr(text)), { runtime: this.runtime }, this.state).run(ctx);
   }
 
@@ -619,27 +631,53 @@ export class Interpreter {
     if (info.symbol) return new Map<Value, Value>([["$symbol", e.name], ...args]);
     if (e.name === "load") return this.load(toStr(args.get("path") ?? null), ctx, e);
     const closure = e.closure ? new Closure(e.closure.params, e.closure.body, scope, e.name) : null;
-    // a failure the runtime reports without a place gets the step call's, for file:line:column output
-    const placed = (err: unknown) => {
-      if (err instanceof PipelineError && err.line === 0) throw new PipelineError(err.message, err.javaClass, e, err.value);
+    return this.callRuntime(e.name === "println" || e.name === "print" ? "echo" : e.name, args, e, ctx, closure ? (inner) => this.callClosure(closure, [], inner) : undefined);
+  }
+
+  /** One call into the step runtime; a failure it reports without a place gets the call's (for file:line:column). */
+  private callRuntime(name: string, args: ReadonlyMap<string, Value>, at: Position, ctx: ExecutionContext, body?: (ctx: ExecutionContext) => Promise<Value>): Promise<Value> {
+    const placed = (err: unknown): never => {
+      if (err instanceof PipelineError && err.line === 0) throw new PipelineError(err.message, err.javaClass, at, err.value);
       throw err;
     };
-    const layered = (extra?: Record<string, string>): ExecutionContext =>
-      extra ? { envLayers: [...ctx.envLayers, new Map(Object.entries(extra).map(([k, v]) => [k.toLowerCase(), v]))] } : ctx;
     return this.runtime.call({
-      name: e.name === "println" || e.name === "print" ? "echo" : e.name,
+      name,
       args,
-      line: e.line,
-      column: e.column,
+      line: at.line,
+      column: at.column,
       context: ctx,
       env: (n) => this.envValue(n, ctx),
-      body: closure ? (extra) => this.callClosure(closure, [], layered(extra)) : null,
-      invoke: (c, a = [], extra) => this.callClosure(c, a, layered(extra)),
+      body: body ? (extra) => body(layer(ctx, extra)) : null,
+      invoke: (c, a = [], extra) => this.callClosure(c, a, layer(ctx, extra)),
     }).catch(placed);
+  }
+
+  /** The interpreter as the declarative driver sees it, in the scope where `pipeline { }` stands. */
+  private driverHost(scope: Scope): DriverHost {
+    return {
+      currentBuild: this.currentBuild,
+      exec: async (statements, ctx) => {
+        try {
+          return await this.block(statements, new Scope(scope), ctx);
+        } catch (e) {
+          if (e instanceof ReturnSignal) return e.value; // `expression { return … }`
+          throw e;
+        }
+      },
+      eval: (expression, ctx) => this.eval(expression, scope, ctx),
+      envValue: (name, ctx) => this.envValue(name, ctx),
+      step: (name, args, at, ctx, body) => this.callRuntime(name, args, at, ctx, body),
+      withEnv: (ctx, vars) => layer(ctx, vars),
+    };
   }
 }
 
 export type { BuildState };
+
+/** A context with extra environment variables on top (keys are case-insensitive). */
+function layer(ctx: ExecutionContext, extra?: Record<string, string>): ExecutionContext {
+  return extra ? { envLayers: [...ctx.envLayers, new Map(Object.entries(extra).map(([k, v]) => [k.toLowerCase(), v]))] } : ctx;
+}
 
 function compareValues(a: Value, b: Value): number {
   if (typeof a === "number" && typeof b === "number") return a - b;

@@ -1,0 +1,196 @@
+// Runs a declarative pipeline model (reference §3.2) on top of the interpreter: agent, environment,
+// stages in order (nested and parallel), when, steps, post with its condition order, and the result
+// rules — a failed stage skips the later ones, post blocks still run, the first error is rethrown.
+// First version: matrix, input, options wrappers, tools and the kubernetes agent's `retries` are not
+// run yet (they are in the model; lint reports what Berth cannot do).
+import type * as A from "../ast.ts";
+import type * as M from "../declarative-model.ts";
+import { PipelineError, toStr, truthy, isMap, type Value } from "./values.ts";
+import type { ExecutionContext } from "./steps.ts";
+import { postBlocksToRun, patternMatches, type Comparator } from "./conditions.ts";
+import { worse, type CurrentBuild, type Result } from "./globals.ts";
+
+/** What the driver needs from the interpreter. */
+export interface DriverHost {
+  readonly currentBuild: CurrentBuild;
+  exec(statements: readonly A.Statement[], ctx: ExecutionContext): Promise<Value>;
+  eval(expression: A.Expression, ctx: ExecutionContext): Promise<Value>;
+  envValue(name: string, ctx: ExecutionContext): string | null;
+  /** Calls a runtime step; `body` receives the context with whatever environment the step layered. */
+  step(name: string, args: Map<string, Value>, at: A.Node | M.Located, ctx: ExecutionContext, body?: (ctx: ExecutionContext) => Promise<Value>): Promise<Value>;
+  withEnv(ctx: ExecutionContext, vars: Record<string, string>): ExecutionContext;
+}
+
+/** The result an uncaught error gives the build: aborts carry ABORTED, everything else FAILURE. */
+export function resultOf(error: unknown): Result {
+  return error instanceof PipelineError && error.javaClass.endsWith("FlowInterruptedException") ? "ABORTED" : "FAILURE";
+}
+
+class Run {
+  firstError: unknown = null;
+  failed = false;
+  readonly host: DriverHost;
+  constructor(host: DriverHost) {
+    this.host = host;
+  }
+
+  record(error: unknown): void {
+    this.failed = true;
+    this.firstError ??= error;
+    this.host.currentBuild.setResult(resultOf(error));
+  }
+}
+
+export async function runPipeline(p: M.Pipeline, host: DriverHost, ctx: ExecutionContext): Promise<void> {
+  const run = new Run(host);
+  try {
+    await withAgent(p.agent, host, ctx, async (inAgent) => {
+      try {
+        const withEnvironment = await environment(p.environment, host, inAgent);
+        try {
+          for (const s of p.stages) await runStage(s, run, withEnvironment);
+        } finally {
+          await post(p.post, run, withEnvironment, "Declarative: Post Actions");
+        }
+      } catch (e) {
+        run.record(e);
+      }
+      return null;
+    });
+  } catch (e) {
+    run.record(e); // the agent itself could not be had: post cannot run without it
+  }
+  if (run.firstError) throw run.firstError;
+}
+
+async function withAgent(agent: M.Agent | null, host: DriverHost, ctx: ExecutionContext, body: (ctx: ExecutionContext) => Promise<Value>): Promise<Value> {
+  if (!agent || agent.type === "none") return body(ctx);
+  switch (agent.type) {
+    case "any": return host.step("node", new Map(), agent, ctx, body);
+    case "label": return host.step("node", new Map([["label", await host.eval(agent.label, ctx)]]), agent, ctx, body);
+    case "node": {
+      const label = agent.fields.label ? await host.eval(agent.fields.label.value, ctx) : null;
+      return host.step("node", new Map(label === null ? [] : [["label", label]]), agent, ctx, body);
+    }
+    case "kubernetes": {
+      // podTemplate(<options>) { node(label ?: POD_LABEL) { [container(defaultContainer)] { body } } } (reference §3.5)
+      const args = new Map<string, Value>();
+      const notTemplateOptions = new Set(["defaultContainer", "retries", "customWorkspace", "containerTemplate", "containerTemplates"]);
+      for (const [k, f] of Object.entries(agent.options)) if (!notTemplateOptions.has(k)) args.set(k, await host.eval(f.value, ctx));
+      if (agent.containerTemplate) {
+        const fields = new Map<Value, Value>([["$symbol", "containerTemplate"]]);
+        for (const [k, f] of Object.entries(agent.containerTemplate)) fields.set(k, await host.eval(f.value, ctx));
+        args.set("containers", [fields]);
+      }
+      if (!args.has("inheritFrom")) args.set("inheritFrom", ""); // declarative default: no implicit inheritance
+      const defaultContainer = agent.options.defaultContainer ? toStr(await host.eval(agent.options.defaultContainer.value, ctx)) : null;
+      return host.step("podTemplate", args, agent, ctx, (inTemplate) => {
+        const label = args.get("label") ?? host.envValue("POD_LABEL", inTemplate);
+        return host.step("node", new Map([["label", label]]), agent, inTemplate, (onNode) =>
+          defaultContainer && defaultContainer !== "jnlp" ? host.step("container", new Map([["name", defaultContainer]]), agent, onNode, body) : body(onNode));
+      });
+    }
+    case "docker": case "dockerfile":
+      throw new PipelineError(`agent ${agent.type} is not supported by Berth — use agent { kubernetes { … } }`, "java.lang.UnsupportedOperationException", agent);
+  }
+}
+
+/** `environment { }`: evaluated in order (later entries may use earlier ones); credentials() bound by the runtime. */
+async function environment(entries: readonly M.EnvironmentEntry[], host: DriverHost, ctx: ExecutionContext): Promise<ExecutionContext> {
+  let current = ctx;
+  for (const e of entries) {
+    const value = await host.eval(e.value, current);
+    if (isMap(value) && value.get("$symbol") === "credentials") {
+      // the runtime resolves the credential and answers the variables to set: NAME, and NAME_USR/NAME_PSW for username/password
+      const vars = await host.step("credentials", new Map([["id", value.get("id") ?? null], ["variable", e.name]]), e, current);
+      current = host.withEnv(current, isMap(vars) ? Object.fromEntries([...vars].map(([k, v]) => [toStr(k), toStr(v)])) : {});
+      continue;
+    }
+    current = host.withEnv(current, { [e.name]: toStr(value) });
+  }
+  return current;
+}
+
+async function runStage(stage: M.Stage, run: Run, ctx: ExecutionContext): Promise<void> {
+  const { host } = run;
+  const name = toStr(await host.eval(stage.name, ctx));
+  if (run.failed) {
+    await host.step("stage", new Map<string, Value>([["name", name], ["skip", "earlier failure(s)"]]), stage, ctx);
+    return;
+  }
+  await host.step("stage", new Map([["name", name]]), stage, ctx, async (inStage) => {
+    if (stage.when?.beforeAgent && !(await when(stage.when.conditions, host, inStage))) return skipped(name, host, stage, inStage);
+    return withAgent(stage.agent, host, inStage, async (onAgent) => {
+      if (stage.when && !stage.when.beforeAgent && !(await when(stage.when.conditions, host, onAgent))) return skipped(name, host, stage, onAgent);
+      const withEnvironment = await environment(stage.environment, host, onAgent);
+      try {
+        await stageBody(stage, run, withEnvironment);
+      } catch (e) {
+        run.record(e);
+      } finally {
+        await post(stage.post, run, withEnvironment, name);
+      }
+      return null;
+    });
+  });
+}
+
+async function skipped(name: string, host: DriverHost, at: M.Located, ctx: ExecutionContext): Promise<Value> {
+  await host.step("echo", new Map([["message", `Stage "${name}" skipped due to when conditional`]]), at, ctx);
+  return null;
+}
+
+async function stageBody(stage: M.Stage, run: Run, ctx: ExecutionContext): Promise<void> {
+  const body = stage.body;
+  if (!body) return;
+  switch (body.kind) {
+    case "steps": await run.host.exec(body.steps.statements, ctx); return;
+    case "stages": for (const s of body.stages) await runStage(s, run, ctx); return;
+    case "parallel": await Promise.all(body.stages.map((s) => runStage(s, run, ctx))); return;
+    case "matrix": throw new PipelineError("matrix stages are not run yet by Berth", "java.lang.UnsupportedOperationException", stage);
+  }
+}
+
+async function when(conditions: readonly M.WhenCondition[], host: DriverHost, ctx: ExecutionContext): Promise<boolean> {
+  for (const c of conditions) if (!(await condition(c, host, ctx))) return false;
+  return true;
+}
+
+async function condition(c: M.WhenCondition, host: DriverHost, ctx: ExecutionContext): Promise<boolean> {
+  if ("children" in c) {
+    if (c.kind === "not") return !(await condition(c.children[0]!, host, ctx));
+    if (c.kind === "allOf") return when(c.children, host, ctx);
+    for (const x of c.children) if (await condition(x, host, ctx)) return true;
+    return false;
+  }
+  if ("body" in c) return truthy(await host.exec(c.body.body, ctx));
+  const args = new Map<string, Value>();
+  for (const n of c.call.named) args.set(toStr(await host.eval(n.key, ctx)), await host.eval(n.value, ctx));
+  if (c.call.args[0]) args.set(c.kind === "environment" ? "name" : "pattern", await host.eval(c.call.args[0], ctx));
+  const comparator = (args.has("comparator") ? toStr(args.get("comparator")!) : "GLOB") as Comparator;
+  const pattern = toStr(args.get("pattern") ?? null);
+  switch (c.kind) {
+    case "branch": return patternMatches(pattern, host.envValue("BRANCH_NAME", ctx), comparator);
+    case "tag": return patternMatches(pattern, host.envValue("TAG_NAME", ctx), comparator);
+    case "buildingTag": return host.envValue("TAG_NAME", ctx) !== null;
+    case "changeRequest": return host.envValue("CHANGE_ID", ctx) !== null;
+    case "environment": return host.envValue(toStr(args.get("name") ?? null), ctx) === toStr(args.get("value") ?? null);
+    case "equals": return toStr(args.get("expected") ?? null) === toStr(args.get("actual") ?? null);
+    default: return false; // changelog, changeset, triggeredBy: no SCM history or causes yet
+  }
+}
+
+/** Post blocks for the result so far; an error in one is recorded and the others still run. */
+async function post(p: M.Post | null, run: Run, ctx: ExecutionContext, where: string): Promise<void> {
+  const { host } = run;
+  const pending = run.firstError ? resultOf(run.firstError) : "SUCCESS";
+  const current = worse(host.currentBuild.result ?? "SUCCESS", pending);
+  for (const block of postBlocksToRun(p, current, null)) {
+    try {
+      await host.exec(block.steps.statements, ctx);
+    } catch (e) {
+      await host.step("echo", new Map([["message", `Error when executing ${block.condition} post condition (${where})`]]), block, ctx);
+      run.record(e);
+    }
+  }
+}

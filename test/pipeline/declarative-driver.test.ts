@@ -1,0 +1,114 @@
+// Declarative pipelines run on the interpreter against the fake runtime: the kubernetes agent
+// expansion, environment and credentials, when, stage failure and skipping, post order, results.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { Interpreter } from "../../src/pipeline/runtime/interpreter.ts";
+import { parseOrThrow } from "../../src/pipeline/parser.ts";
+import { PipelineError } from "../../src/pipeline/runtime/values.ts";
+import { FakeRuntime } from "./fake-runtime.ts";
+
+async function run(src: string, env: Record<string, string> = {}) {
+  const runtime = new FakeRuntime();
+  const interpreter = new Interpreter(parseOrThrow("Jenkinsfile", src), { runtime, env });
+  let error: unknown = null;
+  try {
+    await interpreter.run();
+  } catch (e) {
+    error = e;
+  }
+  return { log: runtime.log, error, result: interpreter.currentBuild.result ?? "SUCCESS" };
+}
+
+test("seed 001's declarative pipeline: podTemplate → node(POD_LABEL) → container per step", async () => {
+  const { log, error } = await run(readFileSync("test/pipeline/fixtures/seeds/seed-001-declarative-yaml.groovy", "utf8"));
+  assert.equal(error, null);
+  assert.deepEqual(log, [
+    "podTemplate label,yaml,inheritFrom",
+    "node mypod",
+    "[Run maven]",
+    "+ mvn -version [in maven]",
+    "+ /bin/busybox [in busybox]",
+  ]);
+});
+
+test("defaultContainer wraps the body; environment values see earlier ones; credentials are bound by the runtime", async () => {
+  const { log } = await run(`
+def prefix = 'v'
+pipeline {
+  agent { kubernetes { yaml 'x'; defaultContainer 'tools' } }
+  environment {
+    VERSION = "\${prefix}1"
+    TAG = "\${VERSION}-\${BUILD_NUMBER}"
+    REG = credentials('registry')
+  }
+  stages {
+    stage('Build') { steps { sh "echo $TAG $REG_USR" } }
+  }
+}`, { BUILD_NUMBER: "9" });
+  assert.deepEqual(log, ["podTemplate yaml,inheritFrom", "node pod-1", "[Build]", "+ echo v1-9 user [in tools]"]);
+});
+
+test("when: branch glob, expression, not; a false when skips the stage but not the next", async () => {
+  const { log } = await run(`
+pipeline {
+  agent none
+  stages {
+    stage('Release') { when { branch 'release/*' }; steps { echo 'releasing' } }
+    stage('Main') { when { allOf { branch 'main'; not { environment name: 'SKIP', value: 'yes' } } }; steps { echo 'on main' } }
+    stage('Expr') { when { expression { return BRANCH_NAME.startsWith('ma') } }; steps { echo 'expr' } }
+  }
+}`, { BRANCH_NAME: "main" });
+  assert.deepEqual(log, ["[Release]", 'Stage "Release" skipped due to when conditional', "[Main]", "on main", "[Expr]", "expr"]);
+});
+
+test("a failing stage fails the build, skips later stages, and every applicable post block runs in order", async () => {
+  const { log, error, result } = await run(`
+pipeline {
+  agent any
+  stages {
+    stage('One') {
+      steps { sh 'exit 1' }
+      post { failure { echo 'stage one failed' }; success { echo 'never' } }
+    }
+    stage('Two') { steps { echo 'not run' } }
+  }
+  post {
+    cleanup { echo 'cleanup' }
+    success { echo 'success' }
+    always { echo 'always' }
+    failure { echo 'failure' }
+  }
+}`);
+  assert.ok(error instanceof PipelineError && error.message === "script returned exit code 1" && error.line === 6);
+  assert.equal(result, "FAILURE");
+  assert.deepEqual(log, ["node null", "[One]", "+ exit 1", "stage one failed", 'Stage "Two" skipped due to earlier failure(s)', "always", "failure", "cleanup"]);
+});
+
+test("nested and parallel stages run; unstable results reach post conditions", async () => {
+  const { log, result } = await run(`
+pipeline {
+  agent none
+  stages {
+    stage('Outer') {
+      stages {
+        stage('Inner') { steps { script { currentBuild.result = 'UNSTABLE' } } }
+      }
+    }
+    stage('Fan out') {
+      parallel {
+        stage('A') { steps { echo 'a' } }
+        stage('B') { steps { echo 'b' } }
+      }
+    }
+  }
+  post { unstable { echo 'unstable' }; unsuccessful { echo 'unsuccessful' } }
+}`);
+  assert.equal(result, "UNSTABLE");
+  assert.deepEqual(log.filter((l) => !l.startsWith("[")), ["a", "b", "unsuccessful", "unstable"]);
+});
+
+test("script-level code runs before the pipeline, and its methods are callable from steps", async () => {
+  const { log } = await run("def greet(n) { echo \"hi $n\" }\necho 'before'\npipeline {\n agent none\n stages { stage('s') { steps { greet('x') } } }\n}");
+  assert.deepEqual(log, ["before", "[s]", "hi x"]);
+});
