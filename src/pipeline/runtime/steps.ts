@@ -25,6 +25,15 @@ export interface StepCall {
   invoke(closure: Closure, args?: Value[], extraEnv?: Record<string, string>): Promise<Value>;
 }
 
+/**
+ * Executes steps. Besides the catalogue's steps it receives a few calls from the interpreter itself:
+ * - `stage` with a `skip` argument (the reason) and no body, for a declarative stage that does not run;
+ * - `credentials` { id, variable } from a declarative `environment`: answer a Map of the variables to
+ *   set (NAME, plus NAME_USR and NAME_PSW for username/password credentials);
+ * - `readFile` { file } for `load`; `echo` for `println`/`print` and the driver's own messages.
+ * Helper symbols (containerTemplate, envVar, volumes, credentials bindings…) never arrive as calls:
+ * they are Maps with a `$symbol` key inside other steps' arguments.
+ */
 export interface StepRuntime {
   call(step: StepCall): Promise<Value>;
 }
