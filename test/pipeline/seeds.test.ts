@@ -33,6 +33,13 @@ for (const f of files) {
   });
 }
 
+for (const f of Object.keys(FRAGMENTS)) {
+  const path = join("test/pipeline/fixtures/seeds-completed", f);
+  test(`${f} completed into Groovy lints clean`, () => {
+    assert.deepEqual(lintSource(path, readFileSync(path, "utf8")).diagnostics.map(formatDiagnostic), []);
+  });
+}
+
 test("the declarative seed's model: kubernetes agent options and one stage with steps", () => {
   const path = join(DIR, "seed-001-declarative-yaml.groovy");
   const { pipeline } = lintSource(path, readFileSync(path, "utf8"));
