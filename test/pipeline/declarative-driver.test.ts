@@ -139,3 +139,24 @@ test("every runnable seed snippet runs against the fake runtime; the two that ca
     "seed-002-pod-template-yaml.groovy": "ok",
   });
 });
+
+test("matrix: every cell but the excluded ones runs its stages with the axis values as env vars", async () => {
+  const { log } = await run(`
+pipeline {
+  agent none
+  stages {
+    stage('Test') {
+      matrix {
+        axes {
+          axis { name 'OS'; values 'linux', 'mac' }
+          axis { name 'JDK'; values '11', '17' }
+        }
+        excludes { exclude { axis { name 'OS'; values 'mac' }; axis { name 'JDK'; values '11' } } }
+        stages { stage('Unit') { steps { echo "unit on $OS with $JDK" } } }
+      }
+    }
+  }
+}`);
+  assert.deepEqual(log.filter((l) => l.startsWith("unit")).sort(), ["unit on linux with 11", "unit on linux with 17", "unit on mac with 17"]);
+  assert.ok(log.includes("[Matrix - OS = 'linux', JDK = '17']"));
+});

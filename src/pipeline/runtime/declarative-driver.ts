@@ -1,8 +1,8 @@
 // Runs a declarative pipeline model (reference §3.2) on top of the interpreter: agent, environment,
 // stages in order (nested and parallel), when, steps, post with its condition order, and the result
 // rules — a failed stage skips the later ones, post blocks still run, the first error is rethrown.
-// First version: matrix, input, options wrappers, tools and the kubernetes agent's `retries` are not
-// run yet (they are in the model; lint reports what Berth cannot do).
+// First version: input, options wrappers, tools and the kubernetes agent's `retries` are not run yet
+// (they are in the model; lint reports what Berth cannot do); parallel and matrix have no failFast yet.
 import type * as A from "../ast.ts";
 import type * as M from "../declarative-model.ts";
 import { PipelineError, toStr, truthy, isMap, type Value } from "./values.ts";
@@ -147,8 +147,33 @@ async function stageBody(stage: M.Stage, run: Run, ctx: ExecutionContext): Promi
     case "steps": await run.host.exec(body.steps.statements, ctx); return;
     case "stages": for (const s of body.stages) await runStage(s, run, ctx); return;
     case "parallel": await Promise.all(body.stages.map((s) => runStage(s, run, ctx))); return;
-    case "matrix": throw new PipelineError("matrix stages are not run yet by Berth", "java.lang.UnsupportedOperationException", stage);
+    case "matrix": await Promise.all((await matrixCells(body.matrix, run.host, ctx)).map((cell) => runStage(cell.stage, run, run.host.withEnv(ctx, cell.env)))); return;
   }
+}
+
+/**
+ * The cells of a matrix: every combination of axis values minus the excluded ones, each a stage named
+ * like Jenkins' branches (`Matrix - OS = 'linux', JDK = '11'`) with the axis values as env vars.
+ */
+async function matrixCells(m: M.Matrix, host: DriverHost, ctx: ExecutionContext): Promise<{ stage: M.Stage; env: Record<string, string> }[]> {
+  const axes: { name: string; values: string[] }[] = [];
+  for (const a of m.axes) axes.push({ name: a.name, values: await Promise.all(a.values.map(async (v) => toStr(await host.eval(v, ctx)))) });
+  const excludes: { name: string; values: string[]; negated: boolean }[][] = [];
+  for (const ex of m.excludes) {
+    excludes.push(await Promise.all(ex.map(async (a) => ({ name: a.name, negated: a.negated, values: await Promise.all(a.values.map(async (v) => toStr(await host.eval(v, ctx)))) }))));
+  }
+  let combos: Record<string, string>[] = [{}];
+  for (const axis of axes) combos = combos.flatMap((c) => axis.values.map((v) => ({ ...c, [axis.name]: v })));
+  const excluded = (cell: Record<string, string>) =>
+    excludes.some((ex) => ex.every((a) => (a.negated ? !a.values.includes(cell[a.name] ?? "") : a.values.includes(cell[a.name] ?? ""))));
+  return combos.filter((c) => !excluded(c)).map((env) => {
+    const name = `Matrix - ${Object.entries(env).map(([k, v]) => `${k} = '${v}'`).join(", ")}`;
+    const stage: M.Stage = {
+      ...m.directives, name: { kind: "Literal", value: name, raw: name, line: m.line, column: m.column }, displayName: name,
+      failFast: null, body: { kind: "stages", stages: m.stages }, line: m.line, column: m.column,
+    };
+    return { stage, env };
+  });
 }
 
 async function when(conditions: readonly M.WhenCondition[], host: DriverHost, ctx: ExecutionContext): Promise<boolean> {
