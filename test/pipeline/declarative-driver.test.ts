@@ -160,3 +160,23 @@ pipeline {
   assert.deepEqual(log.filter((l) => l.startsWith("unit")).sort(), ["unit on linux with 11", "unit on linux with 17", "unit on mac with 17"]);
   assert.ok(log.includes("[Matrix - OS = 'linux', JDK = '17']"));
 });
+
+test("options that are block steps wrap the stages (pipeline) or the stage with its agent (stage), in order", async () => {
+  const runtime = new FakeRuntime();
+  const interpreter = new Interpreter(parseOrThrow("J", `
+pipeline {
+  agent any
+  options { timeout(time: 1, unit: 'HOURS'); timestamps(); retry(2) }
+  stages {
+    stage('s') {
+      options { timeout(5) }
+      agent { label 'x' }
+      steps { echo 'in' }
+    }
+  }
+}`), { runtime });
+  await interpreter.run();
+  assert.deepEqual(runtime.calls.map((c) => `${c.name}(${[...c.args].map(([k, v]) => `${k}=${String(v)}`).join(",")})`), [
+    "node()", "timeout(time=1,unit=HOURS)", "retry(count=2)", "stage(name=s)", "timeout(time=5)", "node(label=x)", "echo(message=in)",
+  ]);
+});

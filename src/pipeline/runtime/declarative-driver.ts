@@ -1,7 +1,7 @@
 // Runs a declarative pipeline model (reference §3.2) on top of the interpreter: agent, environment,
 // stages in order (nested and parallel), when, steps, post with its condition order, and the result
 // rules — a failed stage skips the later ones, post blocks still run, the first error is rethrown.
-// First version: input, options wrappers, tools and the kubernetes agent's `retries` are not run yet
+// First version: input, tools and the kubernetes agent's `retries` are not run yet
 // (they are in the model; lint reports what Berth cannot do); parallel and matrix have no failFast yet.
 import type * as A from "../ast.ts";
 import type * as M from "../declarative-model.ts";
@@ -9,6 +9,8 @@ import { PipelineError, toStr, truthy, isMap, type Value } from "./values.ts";
 import type { ExecutionContext } from "./steps.ts";
 import { postBlocksToRun, patternMatches, type Comparator } from "./conditions.ts";
 import { worse, type CurrentBuild, type Result } from "./globals.ts";
+import { bindStepArguments } from "./steps.ts";
+import { STEPS } from "../catalogue.ts";
 
 /** What the driver needs from the interpreter. */
 export interface DriverHost {
@@ -48,7 +50,11 @@ export async function runPipeline(p: M.Pipeline, host: DriverHost, ctx: Executio
       try {
         const withEnvironment = await environment(p.environment, host, inAgent);
         try {
-          for (const s of p.stages) await runStage(s, run, withEnvironment);
+          // top-level option wrappers sit inside the agent, so a pipeline timeout excludes provisioning (§3.2)
+          await wrapped(p.options, host, withEnvironment, async (c) => {
+            for (const s of p.stages) await runStage(s, run, c);
+            return null;
+          });
         } finally {
           await post(p.post, run, withEnvironment, "Declarative: Post Actions");
         }
@@ -120,7 +126,8 @@ async function runStage(stage: M.Stage, run: Run, ctx: ExecutionContext): Promis
   }
   await host.step("stage", new Map([["name", name]]), stage, ctx, async (inStage) => {
     if (stage.when?.beforeAgent && !(await when(stage.when.conditions, host, inStage))) return skipped(name, host, stage, inStage);
-    return withAgent(stage.agent, host, inStage, async (onAgent) => {
+    // stage option wrappers enclose the stage's agent, so a stage timeout includes provisioning (§3.2)
+    return wrapped(stage.options, host, inStage, (inOptions) => withAgent(stage.agent, host, inOptions, async (onAgent) => {
       if (stage.when && !stage.when.beforeAgent && !(await when(stage.when.conditions, host, onAgent))) return skipped(name, host, stage, onAgent);
       const withEnvironment = await environment(stage.environment, host, onAgent);
       try {
@@ -131,8 +138,23 @@ async function runStage(stage: M.Stage, run: Run, ctx: ExecutionContext): Promis
         await post(stage.post, run, withEnvironment, name);
       }
       return null;
-    });
+    }));
   });
+}
+
+/** Options that are block steps (timeout, retry, …) wrap the body in the order written; flags only configure. */
+async function wrapped(options: readonly M.Directive[], host: DriverHost, ctx: ExecutionContext, body: (ctx: ExecutionContext) => Promise<Value>): Promise<Value> {
+  const wrappers = options.filter((o) => STEPS[o.name]?.body);
+  const nest = async (i: number, c: ExecutionContext): Promise<Value> => {
+    const o = wrappers[i];
+    if (!o) return body(c);
+    const named = new Map<string, Value>();
+    for (const n of o.call.named) named.set(toStr(await host.eval(n.key, c)), await host.eval(n.value, c));
+    const positional: Value[] = [];
+    for (const a of o.call.args) positional.push(await host.eval(a, c));
+    return host.step(o.name, bindStepArguments(o.name, named, positional, o), o, c, (inner) => nest(i + 1, inner));
+  };
+  return nest(0, ctx);
 }
 
 async function skipped(name: string, host: DriverHost, at: M.Located, ctx: ExecutionContext): Promise<Value> {
