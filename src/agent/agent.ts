@@ -10,7 +10,7 @@
 // Node built-ins, and it needs only `node` (22 or newer, for the global WebSocket) from the image.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from "node:fs";
 
 export const PROTOCOL = "berth-agent-v1";
 
@@ -60,6 +60,9 @@ export interface AgentEnvironment {
   [key: string]: string | undefined;
 }
 
+/** The pseudo-command that follows a step's output files instead of running a program. */
+export const FOLLOW = "berth:follow";
+const FOLLOW_POLL_MS = 20;
 const SILENCE_LIMIT_MS = 30_000;
 const RECONNECT_MIN_MS = 200;
 const RECONNECT_MAX_MS = 5_000;
@@ -106,6 +109,7 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
     if (commands.has(message.id)) return; // a repeated request after a reconnect: already running
     const command: Command = { id: message.id, chunks: [], produced: 0 };
     commands.set(message.id, command);
+    if (message.command[0] === FOLLOW) return follow(command, message.command.slice(1));
     const [file, ...args] = message.command;
     let child: ChildProcess;
     try {
@@ -140,6 +144,39 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
       command.exit ??= { type: "exit", id: command.id, code, signal };
       send(command.exit);
     });
+  };
+
+  // A step running in another container of the pod writes its output and, at the end, its exit code
+  // to files on the shared workspace volume; the agent follows those files as if they were a command.
+  const follow = (command: Command, [exitFile, ...files]: string[]): void => {
+    const sources = files.map((path, i) => ({ path, stream: (i === 0 ? "stdout" : "stderr") as "stdout" | "stderr", offset: 0 }));
+    const buffer = Buffer.alloc(64 * 1024);
+    const drain = () => {
+      for (const source of sources) {
+        if (!existsSync(source.path)) continue;
+        const fd = openSync(source.path, "r");
+        try {
+          for (let n; (n = readSync(fd, buffer, 0, buffer.length, source.offset)) > 0; ) {
+            source.offset += n;
+            const chunk = { offset: command.produced, stream: source.stream, data: Buffer.from(buffer.subarray(0, n)) };
+            command.produced += n;
+            command.chunks.push(chunk);
+            send({ type: "output", id: command.id, offset: chunk.offset, stream: chunk.stream, data: chunk.data.toString("base64") });
+          }
+        } finally {
+          closeSync(fd);
+        }
+      }
+    };
+    const poll = setInterval(() => {
+      // Read the exit code first, then the output: whatever was written before the code is then read.
+      const done = existsSync(exitFile!) ? readFileSync(exitFile!, "utf8").trim() : undefined;
+      drain();
+      if (done === undefined || done === "") return;
+      clearInterval(poll);
+      command.exit = { type: "exit", id: command.id, code: Number.parseInt(done, 10), signal: null };
+      send(command.exit);
+    }, FOLLOW_POLL_MS);
   };
 
   const handle = (message: ControllerMessage): void => {

@@ -16,6 +16,7 @@ import { createKubeClient, type KubeClient } from "../kube/client.ts";
 import type { ConnectionSettings } from "../kube/connect.ts";
 import type { FlowControlOptions } from "../kube/http.ts";
 import { watchEvents, watchPods, type ObjectWatch, type PodWatch } from "../kube/watch.ts";
+import { execInContainer, type ExecResult } from "../kube/exec.ts";
 import type { AgentConnection, AgentHub, RunningCommand, RunOptions } from "./agent-hub.ts";
 import { templateServes } from "./labels.ts";
 import { DEFAULT_FAIL_FAST, describeChanges, judgeLaunch, newLaunchWatch, type FailFastPolicy, type Verdict } from "./pod-report.ts";
@@ -340,10 +341,16 @@ export interface LeasedAgent {
   podName: string;
   templateName: string;
   cloudName: string;
+  /** The container the agent runs in (`jnlp` unless the template says otherwise). */
+  agentContainer: string;
   /** When each launch step happened (performance.now() milliseconds); empty for a reused agent. */
   timings: LaunchTimings;
   /** Runs a command in the agent container. */
   run(command: string[], options?: RunOptions): RunningCommand;
+  /** Runs a short command in another container of the pod through the API server (pods/exec). */
+  exec(container: string, command: string[], stdin?: string): Promise<ExecResult>;
+  /** The pod as last seen by the controller's watch. */
+  pod(): V1Pod | undefined;
   /** The log of one of the pod's containers, as the API server's pods/log gives it. */
   containerLog(container: string, options?: { tailLines?: number; sinceSeconds?: number; limitBytes?: number }): Promise<string>;
   /** Resolves if the pod is lost while the build holds it (eviction, deletion, node loss). */
@@ -506,9 +513,12 @@ class Lease {
       namespace: this.namespace,
       podName: this.name,
       templateName: this.templateName,
+      agentContainer: this.agentContainer,
       timings: this.timings,
       cloudName: this.state.cloud.name,
       run: (command, options) => this.connection.run(command, options),
+      exec: (container, command, stdin) => execInContainer(this.state.client.kubeConfig, this.namespace, this.name, container, command, stdin),
+      pod: () => this.state.watch.get(this.name) ?? this.pod,
       containerLog: async (container, options = {}) =>
         String(await this.state.client.core.readNamespacedPodLog({ namespace: this.namespace, name: this.name, container, ...options })),
       lost: this.lost,

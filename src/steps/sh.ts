@@ -7,12 +7,15 @@ import { TextDecoder } from "node:util";
 import type { BuildLog, LeasedAgent } from "../controller/provisioner.ts";
 import type { SecretMasker } from "./masker.ts";
 import { LogLines } from "./output.ts";
+import { shInContainer } from "./container-sh.ts";
 
 export interface StepContext {
   agent: LeasedAgent;
   log: BuildLog;
-  /** The workspace: the step's working directory. */
+  /** The step's working directory, as the agent container sees it. */
   cwd: string;
+  /** The container the step runs in (`container('x') { ... }`); unset: the agent container. */
+  container?: string;
   env: Record<string, string>;
   masker: SecretMasker;
   signal?: AbortSignal;
@@ -54,6 +57,7 @@ const WRAPPER = [
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13, SIGABRT: 6, SIGSEGV: 11 };
 
 export async function sh(ctx: StepContext, options: ShOptions): Promise<string | number | undefined> {
+  if (ctx.container && ctx.container !== ctx.agent.agentContainer) return shInContainer(ctx, ctx.container, options);
   const id = randomBytes(4).toString("hex");
   const path = `${ctx.cwd}@tmp/durable-${id}/script.sh`;
   const direct = options.script.startsWith("#!");
@@ -88,10 +92,15 @@ export async function sh(ctx: StepContext, options: ShOptions): Promise<string |
   stdout?.end();
   if (result.error) throw new StepError(`sh step could not run: ${result.error}`);
   const code = result.code ?? 128 + (SIGNAL_NUMBERS[result.signal ?? ""] ?? 0);
+  if (code === 125) throw new StepError(`could not save the script to ${path}`, code);
+  return stepResult(ctx, options, code, captured);
+}
+
+/** What a finished sh step returns or throws, wherever it ran. */
+export function stepResult(ctx: StepContext, options: ShOptions, code: number, stdout: Buffer[]): string | number | undefined {
   if (ctx.signal?.aborted) throw new StepError(`script was aborted (exit code ${code})`, code);
-  if (code === 125 && !direct) throw new StepError(`could not save the script to ${path}`, code);
   if (code !== 0 && !options.returnStatus) throw new StepError(`script returned exit code ${code}`, code);
   if (options.returnStatus) return code;
-  if (options.returnStdout) return new TextDecoder(options.encoding ?? "utf-8").decode(Buffer.concat(captured));
+  if (options.returnStdout) return new TextDecoder(options.encoding ?? "utf-8").decode(Buffer.concat(stdout));
   return undefined;
 }

@@ -2,7 +2,7 @@
 // embedded cluster (API server, scheduler, kubelet, process runtime) with its agent endpoint.
 import type { BuildLog } from "../../src/controller/provisioner.ts";
 import { Controller } from "../../src/controller/provisioner.ts";
-import { startAgentEndpoint } from "../../src/controller/agent-hub.ts";
+import { startAgentEndpoint, type AgentHub } from "../../src/controller/agent-hub.ts";
 import { createKubeClient, type KubeClient } from "../../src/kube/client.ts";
 import type { Cloud, PodTemplate } from "../../src/templates/model.ts";
 import { startTestCluster } from "../cluster/kubelet/helpers.ts";
@@ -18,7 +18,7 @@ export class Log implements BuildLog {
 }
 
 /** Images matching `*:broken` cannot be pulled on this cluster. */
-export async function startEmbeddedController(t: { after(fn: () => unknown): void }, templates: PodTemplate[]): Promise<{ controller: Controller; client: KubeClient }> {
+export async function startEmbeddedController(t: { after(fn: () => unknown): void }, templates: PodTemplate[]): Promise<{ controller: Controller; client: KubeClient; hub: AgentHub }> {
   const cluster = await startTestCluster({ runtime: { imagePolicy: { unavailable: ["*:broken"] } } });
   const endpoint = await startAgentEndpoint({ log: () => {} });
   const cloud: Cloud = { name: "embedded", namespace: "default", podLabels: { jenkins: "slave" }, podRetention: "never", templates };
@@ -37,5 +37,5 @@ export async function startEmbeddedController(t: { after(fn: () => unknown): voi
     await endpoint.close();
     await cluster.dispose();
   });
-  return { controller, client: createKubeClient({ kubeconfig: cluster.kubeconfigPath }) };
+  return { controller, client: createKubeClient({ kubeconfig: cluster.kubeconfigPath }), hub: endpoint.hub };
 }

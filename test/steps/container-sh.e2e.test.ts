@@ -1,0 +1,71 @@
+// sh in the other containers of a real agent pod on the embedded cluster.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { sh, StepError, type StepContext } from "../../src/steps/sh.ts";
+import { mapPath } from "../../src/steps/container-sh.ts";
+import { SecretMasker } from "../../src/steps/masker.ts";
+import type { AgentHub } from "../../src/controller/agent-hub.ts";
+import { Log, startEmbeddedController } from "../controller/helpers.ts";
+
+const WORKSPACE = "/home/jenkins/agent/workspace/job";
+
+async function podContext(t: { after(fn: () => unknown): void }): Promise<StepContext & { log: Log; hub: AgentHub }> {
+  const { controller, hub } = await startEmbeddedController(t, [
+    {
+      name: "build",
+      label: "build",
+      containers: [
+        { name: "maven", image: "maven:3", command: "sleep 3600" },
+        { name: "golang", image: "golang:1", command: "sleep 3600", workingDir: "/go/src" },
+      ],
+    },
+  ]);
+  const agent = await controller.requestAgent({ label: "build", log: new Log() });
+  await agent.run(["mkdir", "-p", WORKSPACE]).result;
+  return { agent, log: new Log(), cwd: WORKSPACE, env: { WORKSPACE, GREETING: "hi" }, masker: new SecretMasker([]), hub };
+}
+
+test("paths under the agent's workspace mount map onto another container's", () => {
+  assert.equal(mapPath("/home/jenkins/agent/workspace/job", "/home/jenkins/agent", "/go/src"), "/go/src/workspace/job");
+  assert.equal(mapPath("/home/jenkins/agent", "/home/jenkins/agent", "/w"), "/w");
+  assert.equal(mapPath("/elsewhere", "/home/jenkins/agent", "/w"), "/elsewhere");
+});
+
+test("container('x') sh: runs there with POD_CONTAINER, traces, exit codes, returnStdout, mapped working directory", async (t) => {
+  const ctx = await podContext(t);
+  const maven = { ...ctx, container: "maven" };
+  await sh(maven, { script: 'echo "$GREETING from $POD_CONTAINER in $(pwd)"' });
+  assert.deepEqual(ctx.log.lines, ["+ pwd", `+ echo hi from maven in ${WORKSPACE}`, `hi from maven in ${WORKSPACE}`]);
+  await assert.rejects(sh(maven, { script: "exit 3" }), (e: unknown) => e instanceof StepError && e.message === "script returned exit code 3");
+  assert.equal(await sh(maven, { script: "kill -9 $$", returnStatus: true }), 137);
+  assert.equal(await sh(maven, { script: "printf 'out\\n'; echo err >&2", returnStdout: true }), "out\n");
+  assert.equal(await sh({ ...ctx, container: "golang" }, { script: "#!/bin/sh\necho $(pwd) $WORKSPACE", returnStdout: true }), "/go/src/workspace/job /go/src/workspace/job\n");
+  await assert.rejects(sh({ ...ctx, container: "nope" }, { script: "true" }), /container nope not found in pod/);
+});
+
+test("files written in one container are read and changed in another, through the shared workspace", async (t) => {
+  const ctx = await podContext(t);
+  await sh({ ...ctx, container: "maven" }, { script: "echo from-maven > shared.txt" });
+  await sh({ ...ctx, container: "golang" }, { script: "cat shared.txt; echo from-golang >> shared.txt" });
+  assert.equal(await sh(ctx, { script: "cat shared.txt", returnStdout: true }), "from-maven\nfrom-golang\n");
+});
+
+test("a step survives its agent's dropped connection with its output intact", async (t) => {
+  const ctx = await podContext(t);
+  const step = sh({ ...ctx, container: "maven" }, { script: "#!/bin/sh\ni=1; while [ $i -le 30 ]; do echo line-$i; i=$((i+1)); sleep 0.03; done" });
+  await new Promise((r) => setTimeout(r, 300));
+  ctx.hub.dropConnections();
+  await step;
+  assert.deepEqual(ctx.log.lines, Array.from({ length: 30 }, (_, i) => `line-${i + 1}`));
+});
+
+test("an aborted step in another container is stopped with everything it started", async (t) => {
+  const ctx = await podContext(t);
+  const controller = new AbortController();
+  const step = sh({ ...ctx, container: "maven", signal: controller.signal }, { script: "sleep 300 &\nsleep 300" });
+  await new Promise((r) => setTimeout(r, 700));
+  controller.abort();
+  await assert.rejects(step, /script was aborted/);
+  const left = await sh({ ...ctx, container: "maven" }, { script: "#!/bin/sh\npgrep -f 'sleep 300' | wc -l", returnStdout: true });
+  assert.equal(String(left).trim(), "0");
+});
