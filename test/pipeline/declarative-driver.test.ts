@@ -180,3 +180,11 @@ pipeline {
     "node()", "timeout(time=1,unit=HOURS)", "retry(count=2)", "stage(name=s)", "timeout(time=5)", "node(label=x)", "echo(message=in)",
   ]);
 });
+
+test("a stage input directive asks the runtime; the submitted value becomes an env var of the stage", async () => {
+  const runtime = new FakeRuntime();
+  const answering = { async call(step: Parameters<FakeRuntime["call"]>[0]) { return step.name === "input" ? "prod" : runtime.call(step); } };
+  const interpreter = new Interpreter(parseOrThrow("J", "pipeline {\n agent none\n stages {\n  stage('Deploy') {\n   input { message 'Where to?'; parameters { string(name: 'TARGET', defaultValue: 'dev') } }\n   steps { echo \"deploying to $TARGET\" }\n  }\n }\n}"), { runtime: answering });
+  await interpreter.run();
+  assert.deepEqual(runtime.log, ["[Deploy]", "deploying to prod"]);
+});

@@ -1,7 +1,7 @@
 // Runs a declarative pipeline model (reference §3.2) on top of the interpreter: agent, environment,
 // stages in order (nested and parallel), when, steps, post with its condition order, and the result
 // rules — a failed stage skips the later ones, post blocks still run, the first error is rethrown.
-// First version: input, tools and the kubernetes agent's `retries` are not run yet
+// First version: tools and the kubernetes agent's `retries` are not run yet
 // (they are in the model; lint reports what Berth cannot do); parallel and matrix have no failFast yet.
 import type * as A from "../ast.ts";
 import type * as M from "../declarative-model.ts";
@@ -127,19 +127,39 @@ async function runStage(stage: M.Stage, run: Run, ctx: ExecutionContext): Promis
   await host.step("stage", new Map([["name", name]]), stage, ctx, async (inStage) => {
     if (stage.when?.beforeAgent && !(await when(stage.when.conditions, host, inStage))) return skipped(name, host, stage, inStage);
     // stage option wrappers enclose the stage's agent, so a stage timeout includes provisioning (§3.2)
-    return wrapped(stage.options, host, inStage, (inOptions) => withAgent(stage.agent, host, inOptions, async (onAgent) => {
-      if (stage.when && !stage.when.beforeAgent && !(await when(stage.when.conditions, host, onAgent))) return skipped(name, host, stage, onAgent);
-      const withEnvironment = await environment(stage.environment, host, onAgent);
-      try {
-        await stageBody(stage, run, withEnvironment);
-      } catch (e) {
-        run.record(e);
-      } finally {
-        await post(stage.post, run, withEnvironment, name);
-      }
-      return null;
-    }));
+    return wrapped(stage.options, host, inStage, async (wrappedCtx) => {
+      const inOptions = stage.input ? await input(stage.input, host, wrappedCtx) : wrappedCtx;
+      return withAgent(stage.agent, host, inOptions, async (onAgent) => {
+        if (stage.when && !stage.when.beforeAgent && !(await when(stage.when.conditions, host, onAgent))) return skipped(name, host, stage, onAgent);
+        const withEnvironment = await environment(stage.environment, host, onAgent);
+        try {
+          await stageBody(stage, run, withEnvironment);
+        } catch (e) {
+          run.record(e);
+        } finally {
+          await post(stage.post, run, withEnvironment, name);
+        }
+        return null;
+      });
+    });
   });
+}
+
+/** The stage `input` directive: the runtime asks (or answers non-interactively); submitted values become env vars. */
+async function input(i: M.Input, host: DriverHost, ctx: ExecutionContext): Promise<ExecutionContext> {
+  const args = new Map<string, Value>();
+  for (const [k, f] of Object.entries(i.fields)) args.set(k, await host.eval(f.value, ctx));
+  const parameters: Value[] = [];
+  for (const p of i.parameters) {
+    const named = new Map<Value, Value>([["$symbol", p.name]]);
+    for (const n of p.call.named) named.set(await host.eval(n.key, ctx), await host.eval(n.value, ctx));
+    parameters.push(named);
+  }
+  if (parameters.length > 0) args.set("parameters", parameters);
+  const answer = await host.step("input", args, i, ctx);
+  if (isMap(answer)) return host.withEnv(ctx, Object.fromEntries([...answer].map(([k, v]) => [toStr(k), toStr(v)])));
+  const only = parameters.length === 1 && isMap(parameters[0]) ? parameters[0].get("name") : undefined;
+  return only !== undefined && answer !== null ? host.withEnv(ctx, { [toStr(only)]: toStr(answer) }) : ctx;
 }
 
 /** Options that are block steps (timeout, retry, …) wrap the body in the order written; flags only configure. */
