@@ -1,7 +1,6 @@
 // `berth cluster …`: runs the embedded Kubernetes-compatible cluster in the foreground.
 import { resolve } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
-import { startCluster } from "../cluster/index.ts";
 
 function nonNegativeInteger(value: string): number {
   const n = Number(value);
@@ -18,6 +17,8 @@ export function registerClusterCommands(program: Command): void {
     .option("--port <port>", "HTTPS port on 127.0.0.1 (0 picks a free one)", nonNegativeInteger, 6443)
     .option("--nodes <n>", "number of nodes to register", nonNegativeInteger, 1)
     .action(async (opts: { dataDir: string; port: number; nodes: number }) => {
+      // Loaded on use: the cluster (certificates, SQLite, runtime) is heavy for every other command.
+      const { startCluster } = await import("../cluster/index.ts");
       const running = await startCluster({ dataDir: resolve(opts.dataDir), port: opts.port, nodes: opts.nodes });
       console.log(`berth cluster ready at ${running.url}; kubeconfig: ${running.kubeconfigPath}`);
       await new Promise<void>((done) => {
