@@ -366,6 +366,8 @@ function finishPod(
     if (!agentContainer["command"] && !agentContainer["args"] && !t.agentInjection) {
       agentContainer["command"] = agentBootstrap();
       record.set(`${agentPath}.command`, AGENT_ORIGIN);
+      // Node then sends the agent's fetch and WebSocket through HTTP(S)_PROXY when the pod has one.
+      addMissing(agentContainer, "env", "name", [{ name: "NODE_USE_ENV_PROXY", value: "1" }], () => record.set(`${agentPath}.env[NODE_USE_ENV_PROXY]`, AGENT_ORIGIN));
     }
   }
   const workdir = (agentContainer["workingDir"] as string | undefined) || DEFAULT_WORKING_DIR;

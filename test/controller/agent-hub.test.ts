@@ -7,6 +7,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
+import { createServer, request } from "node:http";
+import { connect } from "node:net";
+import type { AddressInfo } from "node:net";
 import { startAgentEndpoint, type AgentEndpoint } from "../../src/controller/agent-hub.ts";
 import { agentBootstrap } from "../../src/templates/agent-container.ts";
 import { agentMac } from "../../src/agent/agent.ts";
@@ -17,10 +20,10 @@ interface StartedAgent {
   exit: Promise<number | null>;
 }
 
-function startAgent(endpoint: AgentEndpoint, name: string, secret: string): StartedAgent {
+function startAgent(endpoint: AgentEndpoint, name: string, secret: string, env: Record<string, string> = {}): StartedAgent {
   const [, ...args] = agentBootstrap();
   const child = spawn(process.execPath, args, {
-    env: { PATH: process.env["PATH"], JENKINS_URL: endpoint.url, JENKINS_SECRET: secret, JENKINS_AGENT_NAME: name, JENKINS_AGENT_WORKDIR: mkdtempSync(join(tmpdir(), "berth-agent-")) },
+    env: { PATH: process.env["PATH"], JENKINS_URL: endpoint.url, JENKINS_SECRET: secret, JENKINS_AGENT_NAME: name, JENKINS_AGENT_WORKDIR: mkdtempSync(join(tmpdir(), "berth-agent-")), ...env },
     stdio: ["ignore", "inherit", "pipe"],
   });
   let err = "";
@@ -118,4 +121,49 @@ test("a signal reaches the command's whole process group", async (t) => {
   run.signal("SIGTERM");
   const result = await run.result;
   assert.equal(result.signal, "SIGTERM");
+});
+
+/** A forward HTTP proxy (absolute-URI requests and CONNECT tunnels) that records what went through it. */
+async function startProxy(t: { after(fn: () => unknown): void }): Promise<{ url: string; seen: string[] }> {
+  const seen: string[] = [];
+  const proxy = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const target = new URL(req.url!);
+    const upstream = request({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  proxy.on("connect", (req, socket, head) => {
+    seen.push(`CONNECT ${req.url}`);
+    const [host, port] = req.url!.split(":");
+    const upstream = connect(Number(port), host, () => {
+      socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    upstream.on("error", () => socket.destroy());
+    socket.on("error", () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    proxy.closeAllConnections();
+    proxy.close();
+  });
+  return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, seen };
+}
+
+test("through an HTTP proxy: the agent's download and its WebSocket both go through it", async (t) => {
+  const { endpoint } = await withEndpoint(t);
+  const proxy = await startProxy(t);
+  const agent = endpoint.hub.expect("agent-6", "secret-6");
+  // What the default agent container has when the pod sets a proxy.
+  const process_ = startAgent(endpoint, "agent-6", "secret-6", { HTTP_PROXY: proxy.url, NODE_USE_ENV_PROXY: "1" });
+  t.after(() => process_.child.kill("SIGKILL"));
+  await agent.connected;
+  assert.equal((await agent.run(["true"]).result).code, 0);
+  const port = new URL(endpoint.url).port;
+  assert.ok(proxy.seen.filter((s) => s.includes(`127.0.0.1:${port}`)).length >= 2, proxy.seen.join(", "));
 });

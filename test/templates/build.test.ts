@@ -13,7 +13,7 @@ test("a template without containers gets the agent container jnlp with the seed'
   const pod = podOf([{ name: "t", label: "t" }], "t");
   assert.deepEqual(containers(pod).map((c) => c.name), ["jnlp"]);
   const env = envOf(pod, "jnlp");
-  assert.deepEqual(Object.keys(env), JENKINS_VARS);
+  assert.deepEqual(Object.keys(env), [...JENKINS_VARS, "NODE_USE_ENV_PROXY"]);
   assert.equal(env["JENKINS_SECRET"], AGENT.secret);
   assert.equal(env["JENKINS_AGENT_NAME"], "agent-1");
   assert.equal(env["JENKINS_NAME"], "agent-1");
