@@ -5,6 +5,7 @@ import { PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-
 import { createKubeClient } from "../../src/kube/client.ts";
 import { watchPods, type WatchEvent } from "../../src/kube/watch.ts";
 import { startTestServer } from "../cluster/helpers/server.ts";
+import { issueClientCertificate } from "../../src/cluster/apiserver/pki.ts";
 
 function pod(name: string, labels: Record<string, string>): V1Pod {
   return { metadata: { name, labels }, spec: { containers: [{ name: "c", image: "busybox", command: ["sleep", "1"] }] } };
@@ -64,4 +65,17 @@ test("one pod watch: listed once, then add/update/delete events for the selected
   assert.equal(mine.at(-1), "delete");
   assert.ok(mine.includes("update"));
   assert.ok(!events.some(([, name]) => name === "other"));
+});
+
+test("client from a URL, the server's CA and a client certificate", async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.dispose());
+  const { certPem, keyPem } = await issueClientCertificate(server.dataDir, "berth-controller", ["system:masters"]);
+  const client = createKubeClient({ serverUrl: server.url, serverCertificate: server.caCertPem, clientCertificate: certPem, clientKey: keyPem, namespace: "default" });
+  assert.equal(client.source, "url");
+  await client.core.createNamespacedPod({ namespace: "default", body: pod("with-cert", {}) });
+  assert.equal((await client.core.readNamespacedPod({ namespace: "default", name: "with-cert" })).metadata?.name, "with-cert");
+  // The certificate is what authenticates: without it the same server refuses.
+  const anonymous = createKubeClient({ serverUrl: server.url, serverCertificate: server.caCertPem, namespace: "default" });
+  await assert.rejects(anonymous.core.listNamespacedPod({ namespace: "default" }), (e: { code?: number }) => e.code === 401 || e.code === 403);
 });
