@@ -227,7 +227,8 @@ export class Controller {
     const lease = new Lease(this, state, template, name, secret, connection, log);
     lease.timings.requested = requestedAt;
     try {
-      const rendered = renderPod({ cloud, template, agent: { name, secret, controllerUrl: this.options.controllerUrl }, ...(request.templates ? { extraTemplates: request.templates } : {}) });
+      const agentIdentity = { name, secret, controllerUrl: this.options.controllerUrl, proxyEnv: proxyVariables(process.env) };
+      const rendered = renderPod({ cloud, template, agent: agentIdentity, ...(request.templates ? { extraTemplates: request.templates } : {}) });
       for (const warning of rendered.resolved.warnings) log.line(`WARNING: ${warning}`);
       assertValid(rendered, template);
       const pod = cloneJson(rendered.built.pod) as V1Pod;
@@ -568,6 +569,12 @@ class Lease {
       if (code !== 404) this.log.line(`WARNING: could not delete pod ${this.namespace}/${this.name}: ${message}`);
     }
   }
+}
+
+/** The proxy settings of the controller's environment (for clouds with addMasterProxyEnvVars). */
+export function proxyVariables(env: NodeJS.ProcessEnv): Record<string, string> {
+  const names = ["http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"];
+  return Object.fromEntries(names.filter((n) => env[n]).map((n) => [n, env[n]!]));
 }
 
 function connectionOf(cloud: Cloud): ConnectionSettings {

@@ -19,6 +19,8 @@ export interface AgentIdentity {
   secret: string;
   /** Where the agent connects back to (the plugin's Jenkins URL). */
   controllerUrl: string;
+  /** The controller's own proxy variables (http_proxy, no_proxy, ...), given to pods of clouds with addMasterProxyEnvVars. */
+  proxyEnv?: Record<string, string>;
 }
 
 export interface BuiltPod {
@@ -173,6 +175,16 @@ function workspaceVolumeSource(w: WorkspaceVolume | undefined, podName: string):
   }
 }
 
+/** Pod-level env vars: the controller's proxy variables when the cloud asks for them, then the template's. */
+function podEnvOf(t: PodTemplate, cloud: Cloud, agent: AgentIdentity): JsonObject[] {
+  const own = (t.envVars ?? []).map(envEntry);
+  if (!cloud.addMasterProxyEnvVars || !agent.proxyEnv) return own;
+  const proxy = Object.entries(agent.proxyEnv)
+    .filter(([name]) => !own.some((e) => e["name"] === name))
+    .map(([name, value]) => ({ name, value }));
+  return [...proxy, ...own];
+}
+
 function envEntry(e: EnvVar): JsonObject {
   if (e.kind === "envVar") return { name: e.key, value: e.value };
   return {
@@ -218,7 +230,7 @@ function buildFieldsPod(
   if (t.namespace) metadata["namespace"] = t.namespace;
   if (t.annotations?.length) metadata["annotations"] = Object.fromEntries(t.annotations.map((a) => [a.key, a.value]));
 
-  const podEnv = (t.envVars ?? []).map(envEntry);
+  const podEnv = podEnvOf(t, cloud, agent);
   const containers = (t.containers ?? []).map((c) => buildContainer(c, podEnv, mounts, name, agent, record));
   const spec: JsonObject = { containers };
   if (t.activeDeadlineSeconds && t.activeDeadlineSeconds > 0) spec["activeDeadlineSeconds"] = t.activeDeadlineSeconds;
@@ -339,7 +351,7 @@ function finishPod(
   const containers = listOf(pod, "containers").map(writableContainer);
   spec["containers"] = containers;
   if (spec["initContainers"]) spec["initContainers"] = listOf(pod, "initContainers").map(writableContainer);
-  const podEnv = (t.envVars ?? []).map(envEntry);
+  const podEnv = podEnvOf(t, cloud, agent);
 
   // Pod-level env vars and volumes are "applied to ALL containers" (seed 001), also those only in YAML.
   for (const c of containers) if (!templateContainers.has(c["name"] as string)) applyPodWide(c, podEnv, mounts, record);

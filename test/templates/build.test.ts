@@ -5,7 +5,8 @@ import { createHash } from "node:crypto";
 import type { PodTemplate } from "../../src/templates/model.ts";
 import { parseFileMode } from "../../src/templates/build.ts";
 import { TemplateError } from "../../src/templates/errors.ts";
-import { AGENT, container, containers, envOf, podOf, render, spec } from "./helpers.ts";
+import { AGENT, cloudOf, container, containers, envOf, podOf, render, spec } from "./helpers.ts";
+import { renderPod } from "../../src/templates/render.ts";
 
 const JENKINS_VARS = ["JENKINS_SECRET", "JENKINS_AGENT_NAME", "JENKINS_NAME", "JENKINS_AGENT_WORKDIR", "JENKINS_URL"];
 
@@ -357,4 +358,16 @@ test("restricted Pod Security Standard: missing fields filled, the user's kept",
 test("the same template renders the same pod (deterministic for a given identity)", () => {
   const t: PodTemplate[] = [{ name: "t", containers: [{ name: "a", image: "a" }], yaml: "spec:\n  containers:\n  - name: b\n    image: b\n" }];
   assert.deepEqual(podOf(t, "t"), podOf(t, "t"));
+});
+
+test("addMasterProxyEnvVars: the controller's proxy variables reach every container, below the template's own", () => {
+  const cloud = cloudOf([{ name: "t", envVars: [{ kind: "envVar", key: "no_proxy", value: "template" }], containers: [{ name: "maven", image: "maven" }] }], { addMasterProxyEnvVars: true });
+  const agent = { ...AGENT, proxyEnv: { http_proxy: "http://proxy:3128", no_proxy: "controller" } };
+  const pod = renderPod({ cloud, template: cloud.templates[0]!, agent }).built.pod;
+  for (const name of ["maven", "jnlp"]) {
+    assert.equal(envOf(pod, name)["http_proxy"], "http://proxy:3128");
+    assert.equal(envOf(pod, name)["no_proxy"], "template");
+  }
+  const without = cloudOf(cloud.templates);
+  assert.equal(envOf(renderPod({ cloud: without, template: without.templates[0]!, agent }).built.pod, "jnlp")["http_proxy"], undefined);
 });
