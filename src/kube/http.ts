@@ -31,6 +31,7 @@ export class FlowControlledHttp implements PromiseHttpLibrary {
   private readonly inner: PromiseHttpLibrary;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
+  private dispatcher: ReturnType<RequestContext["getDispatcher"]>;
 
   constructor(options: FlowControlOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -42,6 +43,13 @@ export class FlowControlledHttp implements PromiseHttpLibrary {
   }
 
   async send(request: RequestContext): Promise<ResponseContext> {
+    // The client builds a new connection pool (undici Agent) for every request, so every call paid a
+    // TLS handshake. All requests of one client share the cluster's TLS settings: keep the first pool.
+    const dispatcher = request.getDispatcher();
+    if (dispatcher) {
+      this.dispatcher ??= dispatcher;
+      request.setDispatcher(this.dispatcher);
+    }
     const write = WRITE_METHODS.has(String(request.getHttpMethod()));
     for (let attempt = 1; ; attempt++) {
       const wait = this.bucket.reserve(this.now());
