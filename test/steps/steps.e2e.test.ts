@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { sh, StepError, type StepContext } from "../../src/steps/sh.ts";
 import { containerLog } from "../../src/steps/container-log.ts";
+import { deleteDir, fileExists, readFile, writeFile } from "../../src/steps/files.ts";
 import { SecretMasker } from "../../src/steps/masker.ts";
 import { Log, startEmbeddedController } from "../controller/helpers.ts";
 
@@ -57,4 +58,18 @@ test("containerLog: printed between markers, or returned; options applied; error
   assert.equal(await containerLog(ctx.agent, ctx.log, ctx.masker, { name: "db", returnLog: true, limitBytes: 4 }), "one\n");
   assert.equal(await containerLog(ctx.agent, ctx.log, ctx.masker, { name: "nope", returnLog: true }), "");
   assert.match(ctx.log.text, /Failed to get logs for container nope/);
+});
+
+test("file steps: writeFile, readFile (text and base64), fileExists, deleteDir, with clear errors", async (t) => {
+  const ctx = await agentContext(t);
+  await writeFile(ctx, { file: "out/notes.txt", text: "héllo\nworld\n" });
+  assert.equal(await readFile(ctx, { file: "out/notes.txt" }), "héllo\nworld\n");
+  assert.equal(await readFile(ctx, { file: `${WORKSPACE}/out/notes.txt`, encoding: "Base64" }), Buffer.from("héllo\nworld\n").toString("base64"));
+  await writeFile(ctx, { file: "bin.dat", text: Buffer.from([0, 255, 10]).toString("base64"), encoding: "base64" });
+  assert.equal(await readFile(ctx, { file: "bin.dat", encoding: "base64" }), Buffer.from([0, 255, 10]).toString("base64"));
+  assert.equal(await fileExists(ctx, { file: "out/notes.txt" }), true);
+  assert.equal(await fileExists(ctx, { file: "nope" }), false);
+  await assert.rejects(readFile(ctx, { file: "nope" }), /readFile: cannot read \/home\/jenkins\/agent\/workspace\/job\/nope: .*No such file/);
+  await deleteDir(ctx);
+  assert.equal(await fileExists(ctx, { file: "out/notes.txt" }), false);
 });
