@@ -6,15 +6,12 @@
 //   3. agents per minute through one controller with 20 concurrent builds (goal: >= 300/min);
 //   4. controller memory per concurrent agent (goal: <= 2 MB).
 // Figures: docs/performance.md.
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Controller, type BuildLog, type LaunchTimings, type LeasedAgent } from "../src/controller/provisioner.ts";
 import { startAgentEndpoint } from "../src/controller/agent-hub.ts";
 import { createKubeClient } from "../src/kube/client.ts";
 import { watchPods } from "../src/kube/watch.ts";
 import type { Cloud } from "../src/templates/model.ts";
+import { percentile, startClusterProcess } from "./support.ts";
 
 const SEQUENTIAL = Number(process.env["BENCH_AGENTS"] ?? 30);
 const CONCURRENCY = 20;
@@ -24,34 +21,8 @@ const HELD = 15;
 
 const quiet: BuildLog = { line: () => {} };
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
 function ms(v: number): string {
   return `${v.toFixed(0)} ms`;
-}
-
-async function startClusterProcess(): Promise<{ kubeconfig: string; stop: () => Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), "berth-bench-"));
-  const child = spawn(process.execPath, ["bin/berth.js", "cluster", "start", "--data-dir", dataDir, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("ready")) resolve();
-    });
-    child.on("exit", (code) => reject(new Error(`cluster exited with ${code}`)));
-  });
-  return {
-    kubeconfig: join(dataDir, "kubeconfig"),
-    stop: async () => {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.on("exit", r));
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 const cluster = await startClusterProcess();

@@ -62,7 +62,7 @@ export interface AgentEnvironment {
 
 /** The pseudo-command that follows a step's output files instead of running a program. */
 export const FOLLOW = "berth:follow";
-const FOLLOW_POLL_MS = 20;
+const FOLLOW_POLL_MS = 5;
 const SILENCE_LIMIT_MS = 30_000;
 const RECONNECT_MIN_MS = 200;
 const RECONNECT_MAX_MS = 5_000;
