@@ -49,6 +49,8 @@ interface Command {
   child?: ChildProcess;
   chunks: Chunk[];
   produced: number;
+  /** Bytes the controller has confirmed; output runs at most UNACKED_LIMIT ahead of it. */
+  acked: number;
   exit?: { type: "exit"; id: string; code: number | null; signal: string | null; error?: string };
 }
 
@@ -63,6 +65,9 @@ export interface AgentEnvironment {
 /** The pseudo-command that follows a step's output files instead of running a program. */
 export const FOLLOW = "berth:follow";
 const FOLLOW_POLL_MS = 5;
+// Flow control: a command's output may run this far ahead of what the controller confirmed. Beyond
+// it the command's pipes are paused (it blocks on write), so neither side buffers a flood.
+const UNACKED_LIMIT = 4 * 1024 * 1024;
 const SILENCE_LIMIT_MS = 30_000;
 const RECONNECT_MIN_MS = 200;
 const RECONNECT_MAX_MS = 5_000;
@@ -107,7 +112,7 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
 
   const run = (message: Extract<ControllerMessage, { type: "run" }>): void => {
     if (commands.has(message.id)) return; // a repeated request after a reconnect: already running
-    const command: Command = { id: message.id, chunks: [], produced: 0 };
+    const command: Command = { id: message.id, chunks: [], produced: 0, acked: 0 };
     commands.set(message.id, command);
     if (message.command[0] === FOLLOW) return follow(command, message.command.slice(1));
     const [file, ...args] = message.command;
@@ -133,6 +138,10 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
       command.produced += data.length;
       command.chunks.push(chunk);
       send({ type: "output", id: command.id, offset: chunk.offset, stream, data: data.toString("base64") });
+      if (command.produced - command.acked > UNACKED_LIMIT) {
+        child.stdout!.pause();
+        child.stderr!.pause();
+      }
     };
     child.stdout!.on("data", collect("stdout"));
     child.stderr!.on("data", collect("stderr"));
@@ -151,7 +160,8 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
   const follow = (command: Command, [exitFile, ...files]: string[]): void => {
     const sources = files.map((path, i) => ({ path, stream: (i === 0 ? "stdout" : "stderr") as "stdout" | "stderr", offset: 0 }));
     const buffer = Buffer.alloc(64 * 1024);
-    const drain = () => {
+    /** Sends what the files hold beyond what was sent; false if flow control stopped it short. */
+    const drain = (): boolean => {
       for (const source of sources) {
         if (!existsSync(source.path)) continue;
         const fd = openSync(source.path, "r");
@@ -162,17 +172,19 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
             command.produced += n;
             command.chunks.push(chunk);
             send({ type: "output", id: command.id, offset: chunk.offset, stream: chunk.stream, data: chunk.data.toString("base64") });
+            if (command.produced - command.acked > UNACKED_LIMIT) return false;
           }
         } finally {
           closeSync(fd);
         }
       }
+      return true;
     };
     const poll = setInterval(() => {
       // Read the exit code first, then the output: whatever was written before the code is then read.
       const done = existsSync(exitFile!) ? readFileSync(exitFile!, "utf8").trim() : undefined;
-      drain();
-      if (done === undefined || done === "") return;
+      const caughtUp = drain();
+      if (done === undefined || done === "" || !caughtUp) return;
       clearInterval(poll);
       command.exit = { type: "exit", id: command.id, code: Number.parseInt(done, 10), signal: null };
       send(command.exit);
@@ -192,7 +204,13 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
       case "ack": {
         // Output the controller has stored need not be kept for a resend.
         const command = commands.get(message.id);
-        if (command) command.chunks = command.chunks.filter((c) => c.offset + c.data.length > message.offset);
+        if (!command) return;
+        command.chunks = command.chunks.filter((c) => c.offset + c.data.length > message.offset);
+        command.acked = Math.max(command.acked, message.offset);
+        if (command.produced - command.acked <= UNACKED_LIMIT) {
+          command.child?.stdout?.resume();
+          command.child?.stderr?.resume();
+        }
         return;
       }
       case "signal": {

@@ -167,3 +167,23 @@ test("through an HTTP proxy: the agent's download and its WebSocket both go thro
   const port = new URL(endpoint.url).port;
   assert.ok(proxy.seen.filter((s) => s.includes(`127.0.0.1:${port}`)).length >= 2, proxy.seen.join(", "));
 });
+
+test("flow control: a command producing more than the unconfirmed window delivers every byte, in order", async (t) => {
+  const { endpoint } = await withEndpoint(t);
+  const agent = endpoint.hub.expect("agent-7", "secret-7");
+  const process_ = startAgent(endpoint, "agent-7", "secret-7");
+  t.after(() => process_.child.kill("SIGKILL"));
+  await agent.connected;
+  const size = 12 * 1024 * 1024;
+  let received = 0;
+  let wrong = 0;
+  const run = agent.run(["sh", "-c", `head -c ${size} /dev/zero | tr '\\0' x`], {
+    onOutput: (_s, data) => {
+      received += data.length;
+      for (const byte of data) if (byte !== 0x78) wrong++;
+    },
+  });
+  assert.equal((await run.result).code, 0);
+  assert.equal(received, size);
+  assert.equal(wrong, 0);
+});
