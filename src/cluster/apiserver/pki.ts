@@ -77,34 +77,44 @@ async function createCa(): Promise<{ certPem: string; keyPem: string }> {
   return { certPem: cert.toString("pem") + "\n", keyPem: await exportKey(keys.privateKey) };
 }
 
-async function createServingCert(caCertPem: string, caKeyPem: string): Promise<{ certPem: string; keyPem: string }> {
+/** A leaf certificate signed by the cluster CA: the serving certificate and client certificates. */
+async function issueLeaf(caCertPem: string, caKeyPem: string, leaf: { subject: string; days: number; usage: "serverAuth" | "clientAuth"; ipAndDnsNames?: { type: "ip" | "dns"; value: string }[] }): Promise<{ certPem: string; keyPem: string }> {
   const x509 = await loadX509();
   const ca = new x509.X509Certificate(caCertPem);
   const caKey = await importKey(caKeyPem);
   const keys = await generateKeys();
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
-    subject: "CN=berth-apiserver",
+    subject: leaf.subject,
     issuer: ca.subject,
     notBefore: new Date(now - DAY_MS),
-    notAfter: new Date(now + 365 * DAY_MS),
+    notAfter: new Date(now + leaf.days * DAY_MS),
     signingAlgorithm: SIGNING_ALGORITHM,
     publicKey: keys.publicKey as never,
     signingKey: caKey as never,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([
-        { type: "ip", value: "127.0.0.1" },
-        { type: "ip", value: "::1" },
-        { type: "dns", value: "localhost" },
-        { type: "dns", value: "kubernetes.default.svc" },
-      ]),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage[leaf.usage]]),
+      ...(leaf.ipAndDnsNames ? [new x509.SubjectAlternativeNameExtension(leaf.ipAndDnsNames)] : []),
       await x509.AuthorityKeyIdentifierExtension.create(ca, false),
     ],
   });
   return { certPem: cert.toString("pem") + "\n", keyPem: await exportKey(keys.privateKey) };
+}
+
+function createServingCert(caCertPem: string, caKeyPem: string): Promise<{ certPem: string; keyPem: string }> {
+  return issueLeaf(caCertPem, caKeyPem, {
+    subject: "CN=berth-apiserver",
+    days: 365,
+    usage: "serverAuth",
+    ipAndDnsNames: [
+      { type: "ip", value: "127.0.0.1" },
+      { type: "ip", value: "::1" },
+      { type: "dns", value: "localhost" },
+      { type: "dns", value: "kubernetes.default.svc" },
+    ],
+  });
 }
 
 function writeSecret(path: string, content: string): void {
@@ -151,28 +161,12 @@ export async function loadOrCreatePki(dataDir: string): Promise<Pki> {
  * Issues a client certificate for a user (CN) and groups (O), signed by the cluster CA: the other way,
  * beside bearer tokens, for a kubeconfig to authenticate. `system:masters` makes an administrator.
  */
-export async function issueClientCertificate(dataDir: string, username: string, groups: string[] = [], days = 365): Promise<{ certPem: string; keyPem: string }> {
-  const x509 = await loadX509();
+export function issueClientCertificate(dataDir: string, username: string, groups: string[] = [], days = 365): Promise<{ certPem: string; keyPem: string }> {
   const dir = join(dataDir, "pki");
-  const ca = new x509.X509Certificate(readFileSync(join(dir, "ca.crt"), "utf8"));
-  const caKey = await importKey(readFileSync(join(dir, "ca.key"), "utf8"));
-  const keys = await generateKeys();
-  const now = Date.now();
   const escape = (value: string): string => value.replace(/([,+"\\<>;=])/g, "\\$1");
-  const cert = await x509.X509CertificateGenerator.create({
+  return issueLeaf(readFileSync(join(dir, "ca.crt"), "utf8"), readFileSync(join(dir, "ca.key"), "utf8"), {
     subject: [...groups.map((g) => `O=${escape(g)}`), `CN=${escape(username)}`].join(", "),
-    issuer: ca.subject,
-    notBefore: new Date(now - DAY_MS),
-    notAfter: new Date(now + days * DAY_MS),
-    signingAlgorithm: SIGNING_ALGORITHM,
-    publicKey: keys.publicKey as never,
-    signingKey: caKey as never,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-      await x509.AuthorityKeyIdentifierExtension.create(ca, false),
-    ],
+    days,
+    usage: "clientAuth",
   });
-  return { certPem: cert.toString("pem") + "\n", keyPem: await exportKey(keys.privateKey) };
 }
