@@ -21,16 +21,29 @@ export function agentMac(secret: string, name: string, timestamp: number, nonce:
 
 // Messages, agent -> controller.
 export type AgentMessage =
-  | { type: "hello"; name: string; timestamp: number; nonce: string; mac: string; running: { id: string; produced: number }[] }
+  | { type: "hello"; name: string; timestamp: number; nonce: string; mac: string; running: RunningReport[] }
   | { type: "output"; id: string; offset: number; stream: "stdout" | "stderr"; data: string }
   | { type: "exit"; id: string; code: number | null; signal: string | null; error?: string }
+  /** Streamed input up to `offset` went into the command's standard input. */
+  | { type: "input-ack"; id: string; offset: number }
   | { type: "pong" };
+
+/** A command still known to a (re)connecting agent: output produced, streamed input received and written. */
+export interface RunningReport {
+  id: string;
+  produced: number;
+  inputReceived?: number;
+  inputWritten?: number;
+}
 
 // Messages, controller -> agent.
 export type ControllerMessage =
   | { type: "welcome" }
   | { type: "refused"; reason: string }
-  | { type: "run"; id: string; command: string[]; cwd?: string; env?: Record<string, string>; stdin?: string }
+  /** stdin: all of the input (base64); stdinStream: the input follows in `input` messages, then `input-end`. */
+  | { type: "run"; id: string; command: string[]; cwd?: string; env?: Record<string, string>; stdin?: string; stdinStream?: boolean }
+  | { type: "input"; id: string; offset: number; data: string }
+  | { type: "input-end"; id: string; offset: number }
   | { type: "resume"; id: string; offset: number }
   | { type: "ack"; id: string; offset: number }
   | { type: "signal"; id: string; signal: NodeJS.Signals }
@@ -52,6 +65,8 @@ interface Command {
   /** Bytes the controller has confirmed; output runs at most UNACKED_LIMIT ahead of it. */
   acked: number;
   exit?: { type: "exit"; id: string; code: number | null; signal: string | null; error?: string };
+  /** Streamed input: bytes taken from the controller, bytes the pipe accepted, where the input ends. */
+  input?: { received: number; written: number; endAt?: number };
 }
 
 export interface AgentEnvironment {
@@ -123,10 +138,13 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
         cwd: message.cwd ?? workdir,
         env: { ...process.env, ...message.env },
         detached: true,
-        stdio: [message.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+        stdio: [message.stdin === undefined && !message.stdinStream ? "ignore" : "pipe", "pipe", "pipe"],
       });
       // Input (a script to save, say) goes in once and is closed, so the command sees its end.
       if (message.stdin !== undefined) child.stdin!.end(Buffer.from(message.stdin, "base64"));
+      if (message.stdinStream) command.input = { received: 0, written: 0 };
+      // A command that exits without reading all of its input: its outcome says so, not an EPIPE.
+      child.stdin?.on("error", () => {});
     } catch (e) {
       command.exit = { type: "exit", id: message.id, code: null, signal: null, error: (e as Error).message };
       send(command.exit);
@@ -191,10 +209,35 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
     }, FOLLOW_POLL_MS);
   };
 
+  // Streamed input goes to the command's pipe in order, once; the controller sends more only as the pipe
+  // takes it (input-ack), so a command that reads slowly holds the sender back.
+  const input = (message: Extract<ControllerMessage, { type: "input" | "input-end" }>): void => {
+    const command = commands.get(message.id);
+    const state = command?.input;
+    const stdin = command?.child?.stdin;
+    if (!command || !state || !stdin) return;
+    if (message.type === "input-end") state.endAt = message.offset;
+    else {
+      const data = Buffer.from(message.data, "base64");
+      const end = message.offset + data.length;
+      if (end <= state.received || message.offset > state.received) return; // a repeat, or a gap the resend fills
+      const fresh = data.subarray(state.received - message.offset);
+      state.received = end;
+      stdin.write(fresh, () => {
+        state.written = Math.max(state.written, end);
+        send({ type: "input-ack", id: command.id, offset: state.written });
+      });
+    }
+    if (state.endAt !== undefined && state.received === state.endAt && stdin.writable) stdin.end();
+  };
+
   const handle = (message: ControllerMessage): void => {
     switch (message.type) {
       case "run":
         return run(message);
+      case "input":
+      case "input-end":
+        return input(message);
       case "resume": {
         const command = commands.get(message.id);
         if (command) sendFrom(command, message.offset);
@@ -253,7 +296,11 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
       let refused = false;
       ws.onopen = () => {
         alive();
-        const running = [...commands.values()].map((c) => ({ id: c.id, produced: c.produced }));
+        const running = [...commands.values()].map((c): RunningReport => ({
+          id: c.id,
+          produced: c.produced,
+          ...(c.input ? { inputReceived: c.input.received, inputWritten: c.input.written } : {}),
+        }));
         send({ type: "hello", name, timestamp, nonce, mac: agentMac(secret, name, timestamp, nonce), running });
       };
       ws.onmessage = (event) => {

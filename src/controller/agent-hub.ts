@@ -6,6 +6,11 @@
 // Output is delivered in order, exactly once: every chunk carries its byte offset, a reconnecting agent is
 // asked to resend from the last offset delivered, and overlaps are cut. A command whose agent comes back
 // without it (the agent restarted) fails with a clear error instead of hanging.
+//
+// Flow control both ways: the agent sends at most 4 MB of output beyond what the controller confirmed, and
+// the controller confirms output only once its consumer took it (onOutput may return a promise); input
+// streamed to a command (stdin from a file, say) runs at most INPUT_WINDOW bytes ahead of what the agent
+// wrote to the command's pipe, and is resent from what the agent received after a reconnect.
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -20,6 +25,9 @@ export const AGENT_CONNECT_ROUTE = "/agent/connect";
 const HELLO_MAX_SKEW_MS = 5 * 60_000;
 const HEARTBEAT_MS = 10_000;
 const ACK_EVERY_BYTES = 256 * 1024;
+/** Streamed input: bytes per message, and how far it may run ahead of what the agent wrote to the command. */
+const INPUT_CHUNK_BYTES = 256 * 1024;
+const INPUT_WINDOW_BYTES = 4 * 1024 * 1024;
 
 export interface CommandResult {
   code: number | null;
@@ -31,9 +39,17 @@ export interface CommandResult {
 export interface RunOptions {
   cwd?: string;
   env?: Record<string, string>;
-  /** Given to the command on its standard input, which is then closed. */
-  stdin?: string | Buffer;
-  onOutput?: (stream: "stdout" | "stderr", data: Buffer) => void;
+  /**
+   * Given to the command on its standard input, which is then closed: all at once, or streamed from an
+   * iterable (a file's read stream, say) with flow control, never more than 4 MB ahead of the command.
+   */
+  stdin?: string | Buffer | AsyncIterable<Uint8Array>;
+  /**
+   * Receives the output in order. If it returns a promise, the output counts as taken (and the agent may
+   * send more) only once it resolves: a slow consumer holds the command back instead of piling up output.
+   * The command's result resolves after the last such promise.
+   */
+  onOutput?: (stream: "stdout" | "stderr", data: Buffer) => unknown;
 }
 
 export interface RunningCommand {
@@ -48,10 +64,27 @@ interface TrackedCommand {
   delivered: number;
   acked: number;
   onOutput?: RunOptions["onOutput"];
+  /** Output handed to a consumer that has not taken it yet (its promises, in order). */
+  taking?: Promise<void>;
+  /** The exit arrived while output was still being taken. */
+  exiting: boolean;
+  input?: StreamedInput;
   finish: (result: CommandResult) => void;
   done: boolean;
   /** Whether the run request reached an open connection (else it is sent when the agent connects). */
   sent: boolean;
+}
+
+/** Input streamed to a command: the chunks the agent has not confirmed yet, kept for a resend. */
+interface StreamedInput {
+  chunks: { offset: number; data: Buffer }[];
+  /** Bytes read from the source so far. */
+  queued: number;
+  /** Bytes the agent wrote to the command's standard input. */
+  written: number;
+  ended: boolean;
+  error?: string;
+  wake?: () => void;
 }
 
 /** One agent the controller expects (it holds the agent's secret) and, once it is here, its connection. */
@@ -98,12 +131,18 @@ export class AgentConnection {
     this.socket = socket;
     this.connections++;
     this.send({ type: "welcome" });
-    const running = new Map(hello.running.map((r) => [r.id, r.produced]));
+    const running = new Map(hello.running.map((r) => [r.id, r]));
     for (const command of this.commands.values()) {
       if (command.done) continue;
-      if (running.has(command.id)) this.send({ type: "resume", id: command.id, offset: command.delivered });
-      else if (command.sent) this.finish(command, { code: null, signal: null, error: "the agent came back without this command (it restarted); its outcome is unknown" });
-      else command.sent = this.send(command.message);
+      const there = running.get(command.id);
+      if (there) {
+        this.send({ type: "resume", id: command.id, offset: command.delivered });
+        if (command.input) this.resendInput(command, command.input, there.inputReceived ?? 0, there.inputWritten ?? 0);
+      } else if (command.sent) this.finish(command, { code: null, signal: null, error: "the agent came back without this command (it restarted); its outcome is unknown" });
+      else {
+        command.sent = this.send(command.message);
+        if (command.sent && command.input) this.resendInput(command, command.input, 0, 0);
+      }
     }
     this.markConnected();
   }
@@ -122,12 +161,55 @@ export class AgentConnection {
       command,
       ...(options.cwd ? { cwd: options.cwd } : {}),
       ...(options.env ? { env: options.env } : {}),
-      ...(options.stdin !== undefined ? { stdin: Buffer.from(options.stdin).toString("base64") } : {}),
     };
-    const tracked: TrackedCommand = { id, message, delivered: 0, acked: 0, finish, done: false, sent: false, ...(options.onOutput ? { onOutput: options.onOutput } : {}) };
+    const source = options.stdin;
+    const streamed = source !== undefined && typeof source !== "string" && !Buffer.isBuffer(source) ? source : undefined;
+    if (streamed) message.stdinStream = true;
+    else if (source !== undefined) message.stdin = Buffer.from(source as string | Buffer).toString("base64");
+    const tracked: TrackedCommand = { id, message, delivered: 0, acked: 0, exiting: false, finish, done: false, sent: false, ...(options.onOutput ? { onOutput: options.onOutput } : {}) };
     this.commands.set(id, tracked);
     tracked.sent = this.send(message);
+    if (streamed) {
+      tracked.input = { chunks: [], queued: 0, written: 0, ended: false };
+      void this.pump(tracked, tracked.input, streamed);
+    }
     return { id, result, signal: (signal) => this.send({ type: "signal", id, signal }) };
+  }
+
+  /** Streams a command's input, at most INPUT_WINDOW_BYTES ahead of what the agent wrote to it. */
+  private async pump(command: TrackedCommand, input: StreamedInput, source: AsyncIterable<Uint8Array>): Promise<void> {
+    try {
+      for await (const piece of source) {
+        for (let at = 0; at < piece.length; at += INPUT_CHUNK_BYTES) {
+          if (command.done) return; // leaving the loop closes the source
+          const data = Buffer.from(piece.buffer, piece.byteOffset + at, Math.min(INPUT_CHUNK_BYTES, piece.length - at));
+          const chunk = { offset: input.queued, data };
+          input.queued += data.length;
+          input.chunks.push(chunk);
+          if (command.sent) this.send({ type: "input", id: command.id, offset: chunk.offset, data: data.toString("base64") });
+          while (input.queued - input.written > INPUT_WINDOW_BYTES && !command.done) await new Promise<void>((resolve) => (input.wake = resolve));
+        }
+      }
+    } catch (e) {
+      // The source failed: the command must not take a truncated input for a whole one.
+      input.error = `its input could not be read: ${(e as Error).message}`;
+      this.send({ type: "signal", id: command.id, signal: "SIGKILL" });
+    }
+    input.ended = true;
+    if (command.sent && !command.done) this.send({ type: "input-end", id: command.id, offset: input.queued });
+  }
+
+  private resendInput(command: TrackedCommand, input: StreamedInput, received: number, written: number): void {
+    input.written = Math.max(input.written, written);
+    input.chunks = input.chunks.filter((c) => c.offset + c.data.length > input.written);
+    for (const chunk of input.chunks) {
+      const end = chunk.offset + chunk.data.length;
+      if (end <= received) continue;
+      const from = Math.max(0, received - chunk.offset);
+      this.send({ type: "input", id: command.id, offset: chunk.offset + from, data: chunk.data.subarray(from).toString("base64") });
+    }
+    if (input.ended) this.send({ type: "input-end", id: command.id, offset: input.queued });
+    input.wake?.();
   }
 
   receive(message: AgentMessage): void {
@@ -144,20 +226,42 @@ export class AgentConnection {
       }
       data = data.subarray(command.delivered - message.offset);
       command.delivered = end;
-      command.onOutput?.(message.stream, data);
-      if (command.delivered - command.acked >= ACK_EVERY_BYTES) {
-        command.acked = command.delivered;
-        this.send({ type: "ack", id: command.id, offset: command.delivered });
-      }
+      const returned = command.onOutput?.(message.stream, data);
+      const taking = returned instanceof Promise ? returned : undefined;
+      if (taking || command.taking) {
+        // Confirmed once the consumer took it, and after everything before it.
+        command.taking = (command.taking ?? Promise.resolve())
+          .then(() => taking)
+          .catch(() => undefined) // the consumer's own failure is the consumer's to report
+          .then(() => this.taken(command, end));
+      } else this.taken(command, end);
     } else if (message.type === "exit") {
       const command = this.commands.get(message.id);
-      if (!command || command.done) return;
-      this.finish(command, { code: message.code, signal: message.signal, ...(message.error ? { error: message.error } : {}) });
+      if (!command || command.done || command.exiting) return;
+      const result = { code: message.code, signal: message.signal, ...(message.error ? { error: message.error } : {}) };
+      if (!command.taking) return this.finish(command, result);
+      command.exiting = true;
+      void command.taking.then(() => this.finish(command, result));
+    } else if (message.type === "input-ack") {
+      const input = this.commands.get(message.id)?.input;
+      if (!input || message.offset <= input.written) return;
+      input.written = message.offset;
+      input.chunks = input.chunks.filter((c) => c.offset + c.data.length > input.written);
+      input.wake?.();
     }
   }
 
+  private taken(command: TrackedCommand, offset: number): void {
+    if (offset - command.acked < ACK_EVERY_BYTES || command.done) return;
+    command.acked = offset;
+    this.send({ type: "ack", id: command.id, offset });
+  }
+
   private finish(command: TrackedCommand, result: CommandResult): void {
+    if (command.done) return;
+    if (command.input?.error && !result.error) result = { ...result, error: command.input.error };
     command.done = true;
+    command.input?.wake?.();
     this.commands.delete(command.id);
     this.send({ type: "forget", id: command.id });
     command.finish(result);

@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -186,4 +187,74 @@ test("flow control: a command producing more than the unconfirmed window deliver
   assert.equal((await run.result).code, 0);
   assert.equal(received, size);
   assert.equal(wrong, 0);
+});
+
+test("flow control: a consumer that takes output slowly holds the command back, and the result waits for it", async (t) => {
+  const { endpoint } = await withEndpoint(t);
+  const agent = endpoint.hub.expect("agent-8", "secret-8");
+  const process_ = startAgent(endpoint, "agent-8", "secret-8");
+  t.after(() => process_.child.kill("SIGKILL"));
+  await agent.connected;
+  const size = 16 * 1024 * 1024;
+  let handed = 0;
+  let taken = 0;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const run = agent.run(["sh", "-c", `head -c ${size} /dev/zero`], {
+    onOutput: async (_s, data) => {
+      handed += data.length;
+      await gate;
+      taken += data.length;
+    },
+  });
+  await new Promise((r) => setTimeout(r, 700));
+  // Nothing was taken: the agent stopped at its window of unconfirmed output.
+  assert.ok(handed <= 5 * 1024 * 1024, `handed ${handed} bytes to a consumer that took none`);
+  open();
+  assert.equal((await run.result).code, 0);
+  assert.equal(taken, size);
+});
+
+test("streamed input: a large input goes through in order with bounded read-ahead, across dropped connections", async (t) => {
+  const { endpoint } = await withEndpoint(t);
+  const agent = endpoint.hub.expect("agent-9", "secret-9");
+  const process_ = startAgent(endpoint, "agent-9", "secret-9");
+  t.after(() => process_.child.kill("SIGKILL"));
+  await agent.connected;
+  const pieces = 96;
+  const piece = (i: number) => Buffer.alloc(200 * 1024, i % 251);
+  let pulled = 0;
+  async function* source(): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < pieces; i++) {
+      pulled += piece(i).length;
+      yield piece(i);
+    }
+  }
+  const expected = createHash("sha256");
+  for (let i = 0; i < pieces; i++) expected.update(piece(i));
+  let output = "";
+  // The command reads nothing for a while, then everything.
+  const run = agent.run(["sh", "-c", "sleep 1; sha256sum | cut -d' ' -f1"], { stdin: source(), onOutput: (_s, d) => void (output += d) });
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok(pulled <= 5 * 1024 * 1024, `read ${pulled} bytes ahead of a command that reads nothing`);
+  endpoint.hub.dropConnections();
+  await new Promise((r) => setTimeout(r, 900));
+  endpoint.hub.dropConnections();
+  assert.deepEqual(await run.result, { code: 0, signal: null });
+  assert.equal(output.trim(), expected.digest("hex"));
+});
+
+test("streamed input: a source that fails kills the command instead of passing a truncated input", async (t) => {
+  const { endpoint } = await withEndpoint(t);
+  const agent = endpoint.hub.expect("agent-10", "secret-10");
+  const process_ = startAgent(endpoint, "agent-10", "secret-10");
+  t.after(() => process_.child.kill("SIGKILL"));
+  await agent.connected;
+  async function* failing(): AsyncGenerator<Uint8Array> {
+    yield Buffer.from("partial");
+    await new Promise((r) => setTimeout(r, 100));
+    throw new Error("disk gone");
+  }
+  const result = await agent.run(["sh", "-c", "cat > /dev/null; echo done"], { stdin: failing() }).result;
+  assert.match(result.error ?? "", /its input could not be read: disk gone/);
 });
