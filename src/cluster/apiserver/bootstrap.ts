@@ -1,7 +1,9 @@
 // What a fresh cluster contains, and the small controllers that real clusters run beside the API
 // server and clients rely on: every namespace gets a `default` ServiceAccount and the
-// `kube-root-ca.crt` ConfigMap; a deleted namespace is emptied and then removed; registered nodes.
+// `kube-root-ca.crt` ConfigMap; a deleted namespace is emptied and then removed; registered nodes;
+// the ownerReferences garbage collector (gc.ts).
 import { arch, cpus, hostname, release, totalmem } from "node:os";
+import { GarbageCollector } from "./gc.ts";
 import type { RestStore } from "./rest.ts";
 import { findResource, type ResourceType } from "./resources.ts";
 import { ApiError } from "./status.ts";
@@ -70,6 +72,8 @@ export function nodeObject(name: string): KubeObject {
 }
 
 export interface ClusterControllers {
+  /** The ownerReferences garbage collector (gc.ts). */
+  gc: GarbageCollector;
   /** Cancels pending background work; call before closing the storage. */
   stop(): void;
 }
@@ -136,9 +140,12 @@ export function bootstrapCluster(store: RestStore, caCertPem: string, nodeCount:
     else populateNamespace(store, name, caCertPem);
   }
   for (let i = 1; i <= nodeCount; i++) createIfMissing(store, resource("nodes"), undefined, nodeObject(`node-${i}`));
+  const gc = new GarbageCollector(store);
   return {
+    gc,
     stop: () => {
       stopped = true;
+      gc.stop();
       for (const immediate of pending.values()) clearImmediate(immediate);
       pending.clear();
     },

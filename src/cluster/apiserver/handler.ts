@@ -116,6 +116,7 @@ function deleteOptions(body: unknown, query: URLSearchParams): DeleteOptions {
     const options: DeleteOptions = {};
     if (body.gracePeriodSeconds !== undefined && body.gracePeriodSeconds !== null) options.gracePeriodSeconds = Number(body.gracePeriodSeconds);
     if (typeof body.propagationPolicy === "string") options.propagationPolicy = body.propagationPolicy;
+    if (typeof body.orphanDependents === "boolean") options.orphanDependents = body.orphanDependents;
     if (Array.isArray(body.dryRun)) options.dryRun = body.dryRun.map(String);
     if (isRecord(body.preconditions)) options.preconditions = body.preconditions as DeleteOptions["preconditions"];
     if (options.gracePeriodSeconds !== undefined && !Number.isInteger(options.gracePeriodSeconds)) throw badRequest("gracePeriodSeconds must be an integer");
@@ -129,6 +130,8 @@ function deleteOptions(body: unknown, query: URLSearchParams): DeleteOptions {
   }
   const policy = query.get("propagationPolicy");
   if (policy) options.propagationPolicy = policy;
+  const orphan = parseBool(query.get("orphanDependents"));
+  if (orphan !== undefined) options.orphanDependents = orphan;
   return options;
 }
 

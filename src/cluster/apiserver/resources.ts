@@ -425,3 +425,16 @@ export function supportsField(rt: ResourceType, field: string): boolean {
 }
 
 export { isTerminalPhase };
+
+/** The stored kind behind a storage key (the served form that needs no conversion). */
+export function storedType(storageKey: string): ResourceType | undefined {
+  return RESOURCE_TYPES.find((rt) => rt.storageKey === storageKey && !rt.toStorage && !rt.virtual);
+}
+
+/** The kind an ownerReference or similar names by apiVersion and kind, if this server stores it. */
+export function findKind(apiVersion: string, kind: string): ResourceType | undefined {
+  const slash = apiVersion.indexOf("/");
+  const group = slash < 0 ? "" : apiVersion.slice(0, slash);
+  const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
+  return RESOURCE_TYPES.find((rt) => rt.group === group && rt.version === version && rt.kind === kind && !rt.virtual);
+}

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from "./patch.ts";
 import { isTerminalPhase } from "./pods.ts";
 import { quotaStatus, quotaViolation, sumUsage } from "./quota.ts";
-import { RESOURCE_TYPES, fieldValue, findResource, groupVersionOf, supportsField, type ResourceType } from "./resources.ts";
+import { fieldValue, findResource, groupVersionOf, storedType, supportsField, type ResourceType } from "./resources.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldSelector, type LabelSelector } from "./selectors.ts";
 import {
   ApiError,
@@ -39,6 +39,8 @@ export interface ListFilter {
 export interface DeleteOptions {
   gracePeriodSeconds?: number;
   propagationPolicy?: string;
+  /** Deprecated form of the policy: true is Orphan, false is Background. */
+  orphanDependents?: boolean;
   dryRun?: string[];
   preconditions?: { uid?: string; resourceVersion?: string };
 }
@@ -47,6 +49,37 @@ const NAMESPACES = findResource("", "v1", "namespaces") as ResourceType;
 const PODS = findResource("", "v1", "pods") as ResourceType;
 const SERVICE_ACCOUNTS = findResource("", "v1", "serviceaccounts") as ResourceType;
 const RESOURCE_QUOTAS = findResource("", "v1", "resourcequotas") as ResourceType;
+
+/** Finalizers the garbage collector owns (gc.ts): set by DELETE with the Orphan and Foreground policies. */
+export const ORPHAN_FINALIZER = "orphan";
+export const FOREGROUND_FINALIZER = "foregroundDeletion";
+
+export type PropagationPolicy = "Background" | "Foreground" | "Orphan";
+
+/** The propagation policy a DeleteOptions asks for; undefined when it names none (Background). */
+export function propagationPolicyOf(options: DeleteOptions): PropagationPolicy | undefined {
+  const errors: FieldError[] = [];
+  const policy = options.propagationPolicy;
+  if (policy !== undefined && policy !== "Background" && policy !== "Foreground" && policy !== "Orphan") {
+    errors.push(fieldErrors.notSupported("propagationPolicy", policy, ["Foreground", "Background", "Orphan"]));
+  }
+  if (policy !== undefined && options.orphanDependents !== undefined) {
+    errors.push(fieldErrors.invalid("propagationPolicy", policy, "orphanDependents and deletionPropagation cannot be both set"));
+  }
+  if (errors.length > 0) throw invalid("DeleteOptions", "meta.k8s.io", "", errors);
+  if (policy !== undefined) return policy as PropagationPolicy;
+  if (options.orphanDependents !== undefined) return options.orphanDependents ? "Orphan" : "Background";
+  return undefined;
+}
+
+/** The finalizers after a delete with this policy: Orphan and Foreground each add theirs and drop the other's. */
+function finalizersForPolicy(finalizers: string[], policy: PropagationPolicy | undefined): string[] {
+  if (policy === undefined) return finalizers;
+  const wanted = policy === "Orphan" ? ORPHAN_FINALIZER : policy === "Foreground" ? FOREGROUND_FINALIZER : undefined;
+  const next = finalizers.filter((f) => (f !== ORPHAN_FINALIZER && f !== FOREGROUND_FINALIZER) || f === wanted);
+  if (wanted && !next.includes(wanted)) next.push(wanted);
+  return next;
+}
 
 const GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
@@ -441,6 +474,7 @@ export class RestStore {
 
   #deleteObject(rt: ResourceType, existing: KubeObject, options: DeleteOptions, dryRun: boolean): KubeObject {
     const now = this.clock.now();
+    const policy = propagationPolicyOf(options);
     if (rt === NAMESPACES) {
       if (existing.metadata.deletionTimestamp) return existing;
       const terminating = deepClone(existing);
@@ -453,20 +487,28 @@ export class RestStore {
       return stored;
     }
     const grace = this.#gracePeriod(rt, existing, options);
-    const hasFinalizers = (existing.metadata.finalizers?.length ?? 0) > 0;
+    const finalizers = finalizersForPolicy(existing.metadata.finalizers ?? [], policy);
+    const finalizersChanged = !deepEqual(finalizers, existing.metadata.finalizers ?? []);
+    const withFinalizers = (obj: KubeObject): KubeObject => {
+      if (finalizers.length > 0) obj.metadata.finalizers = finalizers;
+      else delete obj.metadata.finalizers;
+      return obj;
+    };
     if (existing.metadata.deletionTimestamp) {
-      // A second delete may shorten the grace period, never lengthen it.
+      // A second delete may shorten the grace period, never lengthen it, and may change the policy.
       const current = existing.metadata.deletionGracePeriodSeconds ?? 0;
-      if (grace >= current) return existing;
-      const shortened = deepClone(existing);
-      shortened.metadata.deletionGracePeriodSeconds = grace;
-      shortened.metadata.deletionTimestamp = formatTime(new Date(now.getTime() + grace * 1000));
-      if (dryRun) return shortened;
-      if (this.#readyToRemove(shortened)) return this.#remove(rt, shortened);
-      return this.storage.put(rt.storageKey, shortened, existing);
+      if (grace >= current && !finalizersChanged) return existing;
+      const next = withFinalizers(deepClone(existing));
+      if (grace < current) {
+        next.metadata.deletionGracePeriodSeconds = grace;
+        next.metadata.deletionTimestamp = formatTime(new Date(now.getTime() + grace * 1000));
+      }
+      if (dryRun) return next;
+      if (this.#readyToRemove(next)) return this.#remove(rt, next);
+      return this.storage.put(rt.storageKey, next, existing);
     }
-    if (grace > 0 || hasFinalizers) {
-      const deleting = deepClone(existing);
+    if (grace > 0 || finalizers.length > 0) {
+      const deleting = withFinalizers(deepClone(existing));
       deleting.metadata.deletionTimestamp = formatTime(new Date(now.getTime() + grace * 1000));
       deleting.metadata.deletionGracePeriodSeconds = grace;
       if (dryRun) return deleting;
@@ -550,6 +592,21 @@ export class RestStore {
   }
 
   #storedType(storageKey: string): ResourceType | undefined {
-    return RESOURCE_TYPES.find((rt) => rt.storageKey === storageKey && !rt.toStorage && !rt.virtual);
+    return storedType(storageKey);
+  }
+
+  /**
+   * A write by a controller of this server (the garbage collector): changes the metadata of the
+   * stored object through the ordinary update path, so a deleting object whose last finalizer goes
+   * is removed.
+   */
+  updateMetadata(rt: ResourceType, existing: KubeObject, change: (metadata: KubeObject["metadata"]) => void, manager: string): KubeObject {
+    const next = deepClone(existing);
+    change(next.metadata);
+    for (const field of ["finalizers", "ownerReferences"]) {
+      const value = next.metadata[field];
+      if (Array.isArray(value) && value.length === 0) delete next.metadata[field];
+    }
+    return this.#writeUpdate(rt, existing, next, new URLSearchParams({ fieldManager: manager }));
   }
 }

