@@ -18,6 +18,8 @@ export interface StepInfo {
 const step = (params: string[], extra: Omit<StepInfo, "params"> = {}): StepInfo => ({ params, ...extra });
 const sym = (params: string[], sole?: string): StepInfo => ({ params, symbol: true, ...(sole ? { sole } : {}) });
 
+const SHELL_STEP_PARAMS = ["script", "returnStdout", "returnStatus", "encoding", "label"];
+
 const CONTAINER_TEMPLATE_PARAMS = [
   "name", "image", "command", "args", "ttyEnabled", "workingDir", "envVars", "privileged", "alwaysPullImage",
   "runAsUser", "runAsGroup", "resourceRequestCpu", "resourceLimitCpu", "resourceRequestMemory", "resourceLimitMemory",
@@ -46,7 +48,11 @@ export const STEPS: Readonly<Record<string, StepInfo>> = {
   print: step(["message"], { sole: "message" }),
   error: step(["message"], { sole: "message" }),
   unstable: step(["message"], { sole: "message" }),
-  sh: step(["script", "returnStdout", "returnStatus", "encoding", "label"], { sole: "script" }),
+  sh: step(SHELL_STEP_PARAMS, { sole: "script" }),
+  // PowerShell in the step's container (PowerShell Core images on Linux, or a Windows node of a real
+  // cluster): the kubernetes plugin's windows example uses `powershell`. `bat` (cmd.exe) is not here.
+  powershell: step(SHELL_STEP_PARAMS, { sole: "script" }),
+  pwsh: step(SHELL_STEP_PARAMS, { sole: "script" }),
   dir: step(["path"], { sole: "path", body: true }),
   withEnv: step(["overrides"], { sole: "overrides", body: true }),
   timeout: step(["time", "unit", "activity"], { sole: "time", body: true }),
@@ -67,6 +73,11 @@ export const STEPS: Readonly<Record<string, StepInfo>> = {
   git: step(["url", "branch", "credentialsId", "changelog", "poll"], { sole: "url" }),
   isUnix: step([]),
   input: step(["message", "id", "ok", "submitter", "submitterParameter", "parameters"], { sole: "message" }),
+  // test reports (junit plugin): read JUnit XML from the workspace, failing tests make the build UNSTABLE
+  junit: step([
+    "testResults", "allowEmptyResults", "keepLongStdio", "keepProperties", "keepTestNames", "skipMarkingBuildUnstable",
+    "skipPublishingChecks", "skipOldReports", "checksName", "healthScaleFactor", "stdioRetention", "testDataPublishers",
+  ], { sole: "testResults" }),
   // structure and small companions the runtime provides alongside them
   node: step(["label"], { sole: "label", body: true }),
   stage: step(["name"], { sole: "name", body: true }),
@@ -96,19 +107,23 @@ export const STEPS: Readonly<Record<string, StepInfo>> = {
   persistentVolumeClaim: sym(["claimName", "mountPath", "readOnly"]),
   dynamicPVC: sym(["requestsSize", "storageClassName", "accessModes", "mountPath"]),
   genericEphemeralVolume: sym(["requestsSize", "storageClassName", "accessModes", "mountPath"]),
-  emptyDirWorkspaceVolume: sym(["memory"]),
+  // workspace volumes: `dynamicPVC` and `genericEphemeralVolume` (above) double as workspace volumes
+  emptyDirWorkspaceVolume: sym(["memory", "sizeLimit"]),
   hostPathWorkspaceVolume: sym(["hostPath"]),
   nfsWorkspaceVolume: sym(["serverAddress", "serverPath", "readOnly"]),
   persistentVolumeClaimWorkspaceVolume: sym(["claimName", "readOnly"]),
-  dynamicPVCWorkspaceVolume: sym(["requestsSize", "storageClassName", "accessModes"]),
-  genericEphemeralWorkspaceVolume: sym(["requestsSize", "storageClassName", "accessModes"]),
+  // pod retention; `default()` cannot be written (a Groovy keyword): leaving podRetention out is the same
   never: sym([]),
   onFailure: sym([]),
   always: sym([]),
   evicted: sym([]),
+  // yaml merge strategies
   merge: sym([]),
   override: sym([]),
-  kubernetesAgent: sym([]),
+  // the cloud's pod labels (`podLabels: [podLabel(key: 'team', value: 'ci')]`)
+  podLabel: sym(["key", "value"]),
+  // retry conditions
+  kubernetesAgent: sym(["handleNonKubernetes"]),
   nonresumable: sym([]),
   agent: sym([]),
   // helper symbols: credentials bindings (withCredentials) and declarative `credentials('id')`
@@ -241,6 +256,11 @@ export const VALUE_METHODS: ReadonlySet<string> = new Set([
   // RunWrapper accessors reachable through currentBuild.previousBuild etc.
   ...GLOBALS.currentBuild!,
 ]);
+
+/** Real Jenkins steps Berth will not run, with what to write instead (lint appends it to "unsupported step"). */
+export const UNSUPPORTED_STEPS: Readonly<Record<string, string>> = {
+  bat: "Berth runs steps in Linux containers: use sh, or pwsh for PowerShell",
+};
 
 export function isStep(name: string): boolean {
   return Object.hasOwn(STEPS, name);

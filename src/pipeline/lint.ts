@@ -7,7 +7,7 @@ import { sortDiagnostics, type Diagnostic } from "./diagnostics.ts";
 import { parse } from "./parser.ts";
 import { buildDeclarative, findPipelineCall } from "./declarative.ts";
 import type * as M from "./declarative-model.ts";
-import { CLASSES, GLOBALS, STEPS, VALUE_METHODS } from "./catalogue.ts";
+import { CLASSES, GLOBALS, STEPS, UNSUPPORTED_STEPS, VALUE_METHODS } from "./catalogue.ts";
 
 export interface LintResult {
   readonly diagnostics: Diagnostic[];
@@ -333,7 +333,8 @@ class Resolver {
     if (this.variables.has(c.name) || this.methods.has(c.name) || ALWAYS_OK_CALLS.has(c.name)) return;
     const info = STEPS[c.name];
     if (!info) {
-      this.report(c, `unsupported step '${c.name}'`);
+      const instead = Object.hasOwn(UNSUPPORTED_STEPS, c.name) ? ` — ${UNSUPPORTED_STEPS[c.name]}` : "";
+      this.report(c, `unsupported step '${c.name}'${instead}`);
       return;
     }
     if (c.name === "parallel") return; // branch names are the named arguments

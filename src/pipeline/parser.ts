@@ -859,6 +859,10 @@ class Parser {
             this.next();
             return { kind: "This", ...this.pos(t) };
           case "new": return this.newExpression();
+          case "default":
+            // the pod retention symbol default() cannot be written in Groovy either
+            if (this.isOp("(", 1)) throw this.error(t, "'default' is a Groovy keyword and cannot be called — for podRetention: default() leave podRetention out, it is the default");
+            break;
           default:
             if (PRIMITIVE_TYPES.has(t.text) && this.isOp(".", 1)) {
               this.next();

@@ -80,7 +80,6 @@ test("declarative: steps, post, when expressions and script blocks are resolved;
     "Jenkinsfile:2:11: unsupported agent type 'docker' — Berth runs agents as Kubernetes pods; use agent { kubernetes { yaml '…' } }",
     "Jenkinsfile:3:11: unsupported: tools { maven … } — Berth has no tool installers; run the step in a container whose image has the tool",
     "Jenkinsfile:6:34: unsupported step 'isReady'",
-    "Jenkinsfile:8:9: unsupported step 'junit'",
     "Jenkinsfile:11:24: unsupported step 'mail'",
   ]);
 });
@@ -98,4 +97,55 @@ test("a block on the line after a call is not attached (Groovy's rule); lint say
   assert.deepEqual(lint("node('linux')\n{\n  sh 'make'\n}"), ["Jenkinsfile:2:1: this '{' is not attached to 'node' on the line before — put '{' on the same line as node(…)"]);
   assert.deepEqual(lint("pipeline {\n  agent any\n  stages {\n    stage('a')\n    {\n      steps { echo 'x' }\n    }\n  }\n}"),
     ["Jenkinsfile:5:5: this '{' is not attached to 'stage' on the line before — put '{' on the same line as stage(…)"]);
+});
+
+test("the Kubernetes plugin's helpers and options resolve with the parameters the plugin gives them", () => {
+  assert.deepEqual(lint(`podTemplate(
+  label: 'x', name: 'n', namespace: 'ci', cloud: 'kubernetes', inheritFrom: 'base', yaml: 'spec: {}', showRawYaml: false,
+  yamlMergeStrategy: merge(), inheritYamlMergeStrategy: true, podRetention: onFailure(), idleMinutes: 5, activeDeadlineSeconds: 600,
+  instanceCap: 3, slaveConnectTimeout: 100, nodeUsageMode: 'EXCLUSIVE', serviceAccount: 'ci', schedulerName: 's', nodeSelector: 'disk=ssd',
+  runAsUser: '1000', runAsGroup: '1000', supplementalGroups: '5001', hostNetwork: false, imagePullSecrets: ['regcred'], workingDir: '/w',
+  agentContainer: 'jnlp', agentInjection: false,
+  annotations: [podAnnotation(key: 'a', value: 'b')],
+  envVars: [envVar(key: 'A', value: '1'), podEnvVar(key: 'B', value: '2'), secretEnvVar(key: 'C', secretName: 's', secretKey: 'k', optional: true)],
+  containers: [containerTemplate(name: 'maven', image: 'maven', command: 'sleep', args: '99d', ttyEnabled: true, workingDir: '/w',
+    privileged: false, alwaysPullImage: true, runAsUser: '0', runAsGroup: '0', shell: '/bin/bash',
+    resourceRequestCpu: '1', resourceLimitCpu: '2', resourceRequestMemory: '1Gi', resourceLimitMemory: '2Gi',
+    resourceRequestEphemeralStorage: '1Gi', resourceLimitEphemeralStorage: '2Gi',
+    envVars: [containerEnvVar(key: 'D', value: '3')], ports: [portMapping(name: 'http', containerPort: 80, hostPort: 8080)],
+    livenessProbe: containerLivenessProbe(execArgs: 'true', timeoutSeconds: 1, initialDelaySeconds: 1, failureThreshold: 1, periodSeconds: 1, successThreshold: 1))],
+  volumes: [secretVolume(secretName: 's', mountPath: '/s', defaultMode: '420', optional: true), persistentVolumeClaim(claimName: 'c', mountPath: '/c', readOnly: true),
+    emptyDirVolume(mountPath: '/e', memory: true), hostPathVolume(hostPath: '/h', mountPath: '/h', readOnly: true),
+    configMapVolume(configMapName: 'm', mountPath: '/m', subPath: 'x', optional: true), nfsVolume(serverAddress: 'n', serverPath: '/p', mountPath: '/n', readOnly: true),
+    dynamicPVC(requestsSize: '1Gi', storageClassName: 'sc', accessModes: 'ReadWriteOnce', mountPath: '/d'), genericEphemeralVolume(requestsSize: '1Gi', mountPath: '/g')],
+  workspaceVolume: dynamicPVC(requestsSize: '1Gi', storageClassName: 'sc', accessModes: 'ReadWriteOnce')) {
+  podTemplate(workspaceVolume: emptyDirWorkspaceVolume(memory: true, sizeLimit: '1Gi'), podRetention: always(), yamlMergeStrategy: override()) {
+    podTemplate(workspaceVolume: hostPathWorkspaceVolume(hostPath: '/ws'), podRetention: never()) {
+      podTemplate(workspaceVolume: persistentVolumeClaimWorkspaceVolume(claimName: 'c', readOnly: false), podRetention: evicted()) {
+        podTemplate(workspaceVolume: nfsWorkspaceVolume(serverAddress: 'n', serverPath: '/p', readOnly: false)) {
+          podTemplate(workspaceVolume: genericEphemeralVolume(requestsSize: '1Gi')) {
+            retry(count: 2, conditions: [kubernetesAgent(handleNonKubernetes: true), nonresumable()]) {
+              node(POD_LABEL) { container(name: 'maven', shell: '/bin/bash') { containerLog(name: 'maven', returnLog: true, tailingLines: 5, sinceSeconds: 20, limitBytes: 100) } }
+            }
+          }
+        }
+      }
+    }
+  }
+}`), []);
+  assert.deepEqual(lint("podTemplate(workspaceVolume: dynamicPVCWorkspaceVolume(requestsSize: '1Gi')) { }\necho podLabel(key: 'team', value: 'ci').toString()"),
+    ["Jenkinsfile:1:30: unsupported step 'dynamicPVCWorkspaceVolume'"]);
+});
+
+test("other shells and test reports: powershell, pwsh and junit resolve; bat says what to use; other plugins' steps stay unsupported", () => {
+  assert.deepEqual(lint("node {\n  powershell 'Get-ChildItem'\n  pwsh script: 'ls', returnStdout: true\n  junit testResults: '**/TEST-*.xml', allowEmptyResults: true, skipMarkingBuildUnstable: false\n  junit 'a.xml'\n}"), []);
+  assert.deepEqual(lint("node {\n  bat 'dir'\n  slackSend channel: '#ci'\n}"), [
+    "Jenkinsfile:2:3: unsupported step 'bat' — Berth runs steps in Linux containers: use sh, or pwsh for PowerShell",
+    "Jenkinsfile:3:3: unsupported step 'slackSend'",
+  ]);
+});
+
+test("podRetention: default() is not Groovy (default is a keyword); the message says to leave podRetention out", () => {
+  assert.deepEqual(lint("podTemplate(podRetention: default()) {\n  node(POD_LABEL) { sh 'x' }\n}"),
+    ["Jenkinsfile:1:27: 'default' is a Groovy keyword and cannot be called — for podRetention: default() leave podRetention out, it is the default"]);
 });
