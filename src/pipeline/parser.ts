@@ -32,6 +32,14 @@ export function parseOrThrow(file: string, text: string): A.Script {
 
 class ParseError extends Error {}
 
+/** A name, a property or a call without a block yet: what a `{` on the next line attaches to at statement start. */
+function takesAppendedBlock(e: A.Expression): boolean {
+  if (e.kind === "Identifier") return true;
+  if (e.kind === "Property") return typeof e.name === "string";
+  if (e.kind === "Call") return !e.command && !e.closure;
+  return e.kind === "Invoke" && !e.closure;
+}
+
 const MAX_ERRORS = 50;
 
 /** Binary operators by binding power (higher binds tighter); assignment and ternary are handled apart. */
@@ -559,7 +567,7 @@ class Parser {
   private commandOrExpression(): A.Expression {
     const t = this.peek();
     if (t.kind !== "ident") return this.expression();
-    const left = this.postfix(this.primary());
+    const left = this.postfix(this.primary(), true);
     if ((left.kind === "Identifier" || (left.kind === "Property" && typeof left.name === "string")) && this.startsCommandArgument()) {
       let call = this.commandCall(left);
       // `a b c d` is `a(b).c(d)`: keep chaining while another name follows on the same line
@@ -747,13 +755,20 @@ class Parser {
     return after.kind === "ident" || after.kind === "string" || after.kind === "gstring" || after.kind === "number" || (after.kind === "op" && after.text === "(");
   }
 
-  private postfix(expr: A.Expression): A.Expression {
+  /**
+   * Member access, calls, indexes and appended blocks after a primary. `statementStart`: this is the
+   * first expression of a statement, where Groovy 2.4 also attaches a block that opens on a later line
+   * (`node('linux')` then `{` alone on the next line; its grammar only warns). After a command call
+   * (`node 'linux'`) it does not, and a block alone on a line is an error there.
+   */
+  private postfix(expr: A.Expression, statementStart = false): A.Expression {
     for (;;) {
       const t = this.peek();
       if (t.kind === "nl") {
         // a chain may continue on the next line: `foo\n  .bar()`
         const k = this.afterNewlines();
         if (this.peek(k).kind === "op" && MEMBER_OPS.has(this.peek(k).text)) { this.skipNewlines(); continue; }
+        if (statementStart && this.isOp("{", k) && takesAppendedBlock(expr)) { this.skipNewlines(); continue; }
         return expr;
       }
       if (t.kind !== "op") return expr;
@@ -790,7 +805,7 @@ class Parser {
         expr = { kind: "Index", object: expr, index: full, safe: false, line: expr.line, column: expr.column };
         continue;
       }
-      if (t.text === "{" && expr.kind === "Identifier") {
+      if (t.text === "{" && (expr.kind === "Identifier" || (expr.kind === "Property" && typeof expr.name === "string"))) {
         expr = this.makeCall(expr, [], [], this.closure(), false);
         continue;
       }

@@ -93,10 +93,17 @@ test("a file of common scripted idioms (properties, parallel map, switch, creden
   assert.deepEqual(lintSource(file, readFileSync(file, "utf8")).diagnostics.map(formatDiagnostic), []);
 });
 
-test("a block on the line after a call is not attached (Groovy's rule); lint says where to put the brace", () => {
-  assert.deepEqual(lint("node('linux')\n{\n  sh 'make'\n}"), ["Jenkinsfile:2:1: this '{' is not attached to 'node' on the line before — put '{' on the same line as node(…)"]);
-  assert.deepEqual(lint("pipeline {\n  agent any\n  stages {\n    stage('a')\n    {\n      steps { echo 'x' }\n    }\n  }\n}"),
+test("a block on the line after a call: attached after node(…) and stage(…) as Groovy 2.4 does, not after a command call", () => {
+  assert.deepEqual(lint("node('linux')\n{\n  sh 'make'\n}"), []);
+  assert.deepEqual(lint("pipeline\n{\n  agent any\n  stages\n  {\n    stage('a')\n    {\n      steps\n      {\n        echo 'x'\n      }\n    }\n  }\n}"), []);
+  assert.deepEqual(lint("node 'linux'\n{\n  sh 'make'\n}"), ["Jenkinsfile:2:1: this '{' is not attached to 'node' on the line before — put '{' on the same line as node(…)"]);
+  assert.deepEqual(lint("pipeline {\n  agent any\n  stages {\n    stage 'a'\n    {\n      steps { echo 'x' }\n    }\n  }\n}"),
     ["Jenkinsfile:5:5: this '{' is not attached to 'stage' on the line before — put '{' on the same line as stage(…)"]);
+});
+
+test("Allman-style braces on their own lines (methods, control flow, try/catch, steps) lint clean", () => {
+  const file = "test/pipeline/fixtures/allman-braces.groovy";
+  assert.deepEqual(lintSource(file, readFileSync(file, "utf8")).diagnostics.map(formatDiagnostic), []);
 });
 
 test("the Kubernetes plugin's helpers and options resolve with the parameters the plugin gives them", () => {

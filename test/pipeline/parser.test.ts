@@ -28,13 +28,17 @@ test("command calls without parentheses: positional, several, named, chained", (
   assert.equal(one("containerLog name: 'mongo', returnLog: true"), 'containerLog("name": "mongo", "returnLog": true)ᶜ');
 });
 
-test("trailing closures attach to calls on the same line only", () => {
+test("trailing closures attach to calls on the same line, and at statement start also from the next line (Groovy 2.4)", () => {
   assert.equal(one("node(POD_LABEL) { sh 'x' }"), 'node(POD_LABEL, {sh("x")ᶜ})');
   assert.equal(one("container('maven') {\n  sh 'mvn -v'\n}"), 'container("maven", {sh("mvn -v")ᶜ})');
   assert.equal(one("stages { }"), "stages({})");
   assert.equal(one("timeout(time: 5, unit: 'MINUTES') { sh 'x' }"), 'timeout("time": 5, "unit": "MINUTES", {sh("x")ᶜ})');
   assert.equal(one("retry 3 { echo 'x' }"), 'retry(3, {echo("x")ᶜ})ᶜ');
-  assert.deepEqual(p("foo()\n{ bar }"), ["foo()", "{bar}"]);
+  assert.deepEqual(p("foo()\n{ bar }"), ["foo({bar})"]);
+  assert.deepEqual(p("node('linux')\n\n{\n  sh 'x'\n}\npipeline\n{ }\na.b(1)\n{ }"), ['node("linux", {sh("x")ᶜ})', "pipeline({})", "a.b(1, {})"]);
+  // not after a command call, and not in the middle of an expression
+  assert.deepEqual(p("foo 'x'\n{ bar }"), ['foo("x")ᶜ', "{bar}"]);
+  assert.deepEqual(p("x = 1 + foo()\n{ bar }"), ["(x = (1 + foo()))", "{bar}"]);
   assert.equal(one("podTemplate(label: l, containers: [\n  containerTemplate(name: 'm', image: 'i'),\n]) {\n node(l) { }\n}"),
     'podTemplate("label": l, "containers": [containerTemplate("name": "m", "image": "i")], {node(l, {})})');
   assert.equal(one("parallel a: { sh 'x' }, b: { sh 'y' }, failFast: true"), 'parallel("a": {sh("x")ᶜ}, "b": {sh("y")ᶜ}, "failFast": true)ᶜ');
