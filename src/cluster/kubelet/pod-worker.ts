@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ApiStatusError, paths, type ApiClient, type Obj } from "../client/api.ts";
 import type { EventRecorder, InvolvedObject } from "../client/events.ts";
 import { quantityValue } from "../client/quantity.ts";
-import { RuntimeError, type ContainerConfig, type ContainerResources, type ContainerRuntime, type PodSandboxConfig } from "../runtime/cri.ts";
+import { RuntimeError, type ContainerConfig, type ContainerResources, type ContainerRuntime, type ContainerUser, type PodSandboxConfig } from "../runtime/cri.ts";
 import { formatDuration, type Backoff } from "./backoff.ts";
 import { ContainerConfigError, expandCommand, referencedObjects, resolveEnv } from "./env.ts";
 import { parseChunk, renderEntries, tail } from "./logs.ts";
@@ -70,6 +70,26 @@ function limitsOf(container: Obj): ContainerResources {
   if (cpu !== undefined) resources.cpuLimitMillis = Math.ceil(cpu * 1000);
   if (memory !== undefined) resources.memoryLimitBytes = Math.ceil(memory);
   return resources;
+}
+
+const isId = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value) && value >= 0;
+
+/**
+ * The CRI user of a container: runAsUser and runAsGroup from the container's securityContext, else the
+ * pod's; supplementalGroups of the pod plus its fsGroup (Kubernetes adds fsGroup to every container).
+ */
+export function containerUser(pod: Obj, container: Obj): ContainerUser | undefined {
+  const podContext = (pod.spec?.securityContext ?? {}) as Obj;
+  const own = (container.securityContext ?? {}) as Obj;
+  const runAsUser = isId(own.runAsUser) ? own.runAsUser : isId(podContext.runAsUser) ? podContext.runAsUser : undefined;
+  const runAsGroup = isId(own.runAsGroup) ? own.runAsGroup : isId(podContext.runAsGroup) ? podContext.runAsGroup : undefined;
+  const groups = [...((podContext.supplementalGroups ?? []) as unknown[]), podContext.fsGroup].filter(isId);
+  if (runAsUser === undefined && runAsGroup === undefined && groups.length === 0) return undefined;
+  return {
+    ...(runAsUser !== undefined ? { runAsUser } : {}),
+    ...(runAsGroup !== undefined ? { runAsGroup } : {}),
+    ...(groups.length > 0 ? { supplementalGroups: [...new Set(groups)] } : {}),
+  };
 }
 
 export class PodWorker {
@@ -562,6 +582,7 @@ export class PodWorker {
       rec.containerId = undefined;
     }
     const attempt = rec.ran ? rec.view.restartCount + 1 : rec.view.restartCount;
+    const user = containerUser(this.pod, rec.spec);
     const config: ContainerConfig = {
       metadata: { name: rec.name, attempt },
       image: { image: String(rec.spec.image ?? "") },
@@ -571,6 +592,7 @@ export class PodWorker {
       envs: env.map((e) => ({ key: e.name, value: e.value })),
       mounts: this.volumes ? containerMounts(rec.spec, this.volumes) : [],
       resources: limitsOf(rec.spec),
+      ...(user ? { securityContext: user } : {}),
       logPath: join(rec.name, `${attempt}.log`),
       stdin: rec.spec.stdin === true,
       stdinOnce: rec.spec.stdinOnce === true,

@@ -4,7 +4,7 @@
 // configMap, secret, downwardAPI and projected volumes are written once at pod start (not refreshed).
 import { execFile } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { chmod, chown, lstat, readdir, rm } from "node:fs/promises";
 import { dirname, join, normalize } from "node:path";
 import { promisify } from "node:util";
 import type { Mount } from "../runtime/cri.ts";
@@ -130,6 +130,44 @@ async function tokenFile(ctx: VolumeContext, pod: Obj, source: Obj): Promise<{ p
   return { path: String(source.path), data: Buffer.from(String(answer.status?.token ?? "")), mode: 0o644 };
 }
 
+/**
+ * fsGroup: the volume's files belong to the group and are group-readable (and -writable unless the volume
+ * is read-only by nature), directories get the setgid bit so that new files inherit the group. As the
+ * kubelet's SetVolumeOwnership does, including for a persistentVolumeClaim with policy OnRootMismatch
+ * (skipped when the root already has the group and the setgid bit).
+ */
+export async function setVolumeOwnership(dir: string, gid: number, readOnly: boolean, onRootMismatch = false): Promise<void> {
+  if (onRootMismatch) {
+    const root = await lstat(dir);
+    if (root.gid === gid && (root.mode & 0o2000) !== 0) return;
+  }
+  const fileMask = readOnly ? 0o440 : 0o660;
+  const walk = async (path: string): Promise<void> => {
+    const stat = await lstat(path);
+    if (stat.isSymbolicLink()) return;
+    await chown(path, stat.uid, gid);
+    if (stat.isDirectory()) {
+      await chmod(path, (stat.mode & 0o7777) | fileMask | 0o110 | 0o2000);
+      for (const entry of await readdir(path)) await walk(join(path, entry));
+    } else {
+      await chmod(path, (stat.mode & 0o7777) | fileMask);
+    }
+  };
+  await walk(dir);
+}
+
+async function applyFsGroup(pod: Obj, volume: Obj, dir: string, result: PreparedVolumes): Promise<void> {
+  const fsGroup = pod.spec?.securityContext?.fsGroup;
+  if (typeof fsGroup !== "number" || volume.hostPath) return;
+  const readOnly = Boolean(volume.configMap ?? volume.secret ?? volume.downwardAPI ?? volume.projected);
+  const onRootMismatch = volume.persistentVolumeClaim !== undefined && pod.spec?.securityContext?.fsGroupChangePolicy === "OnRootMismatch";
+  try {
+    await setVolumeOwnership(dir, fsGroup, readOnly, onRootMismatch);
+  } catch (error) {
+    result.warnings.push(`fsGroup ${fsGroup} is not applied to volume "${String(volume.name)}": ${(error as Error).message}`);
+  }
+}
+
 async function prepareOne(ctx: VolumeContext, pod: Obj, volume: Obj, result: PreparedVolumes): Promise<void> {
   const name = String(volume.name);
   const dir = join(ctx.podDir, "volumes", name);
@@ -163,6 +201,7 @@ async function prepareOne(ctx: VolumeContext, pod: Obj, volume: Obj, result: Pre
         .catch(() => undefined);
     }
     result.hostPaths.set(name, claimDir);
+    await applyFsGroup(pod, volume, claimDir, result);
     return;
   }
   mkdirSync(dir, { recursive: true });
@@ -177,6 +216,9 @@ async function prepareOne(ctx: VolumeContext, pod: Obj, volume: Obj, result: Pre
       await run("mount", ["-t", "tmpfs", "-o", limit ? `size=${Math.ceil(limit)}` : "size=50%", "tmpfs", dir]);
       result.memoryMounts.push(dir);
     }
+    // World-writable, as the kubelet makes every emptyDir: containers of one pod may run as different users.
+    chmodSync(dir, 0o777);
+    await applyFsGroup(pod, volume, dir, result);
     return;
   }
   const defaultMode = (volume.configMap ?? volume.secret ?? volume.downwardAPI ?? volume.projected)?.defaultMode ?? 0o644;
@@ -195,6 +237,7 @@ async function prepareOne(ctx: VolumeContext, pod: Obj, volume: Obj, result: Pre
   } else if (!volume.emptyDir) {
     result.warnings.push(`volume "${name}" has a type this kubelet does not support; it is an empty directory`);
   }
+  await applyFsGroup(pod, volume, dir, result);
 }
 
 /** Prepares every volume of the pod; throws VolumeError naming the first that fails. */

@@ -63,6 +63,18 @@ export interface ContainerResources {
   memoryLimitBytes?: number;
 }
 
+/**
+ * The user a container's processes (and every exec in it) run as: CRI's LinuxContainerSecurityContext
+ * run_as_user / run_as_group / supplemental_groups. The kubelet merges pod and container level (the
+ * container wins) and adds the pod's fsGroup to the supplemental groups, as Kubernetes does.
+ */
+export interface ContainerUser {
+  runAsUser?: number;
+  /** Primary group; default: the user's group in /etc/passwd, else 0. */
+  runAsGroup?: number;
+  supplementalGroups?: number[];
+}
+
 export interface ImageSpec {
   /** The reference as written in the pod spec, e.g. "nginx", "jenkins/inbound-agent:3283.v9", "x@sha256:…". */
   image: string;
@@ -80,6 +92,8 @@ export interface ContainerConfig {
   envs?: KeyValue[];
   mounts?: Mount[];
   resources?: ContainerResources;
+  /** Who runs the command; absent: the runtime's default user (root for the process runtime as root). */
+  securityContext?: ContainerUser;
   /** Log file relative to the sandbox's logDirectory; Kubernetes uses "<container name>/<attempt>.log". */
   logPath: string;
   /** Keep a stdin stream open for attach (pod spec `stdin`). */

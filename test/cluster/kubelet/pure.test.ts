@@ -176,3 +176,12 @@ test("readiness gates: Ready waits for the gate's condition, ContainersReady doe
   assert.equal(open.conditions.find((c: Obj) => c.type === "Ready").status, "True");
   assert.equal(open.conditions[0].type, "example.com/lb", "conditions the kubelet does not own come first");
 });
+
+test("securityContext: container runAsUser/runAsGroup win over the pod's; fsGroup joins the supplemental groups", async () => {
+  const { containerUser } = await import("../../../src/cluster/kubelet/pod-worker.ts");
+  const pod = (securityContext: Obj | undefined): Obj => ({ metadata: { name: "p" }, spec: { ...(securityContext ? { securityContext } : {}), containers: [] } });
+  assert.equal(containerUser(pod(undefined), {}), undefined);
+  assert.deepEqual(containerUser(pod({ runAsUser: 1000, runAsGroup: 1000 }), { securityContext: { runAsUser: 2000 } }), { runAsUser: 2000, runAsGroup: 1000 });
+  assert.deepEqual(containerUser(pod({ fsGroup: 3000, supplementalGroups: [4000, 3000] }), { securityContext: { runAsGroup: 0 } }), { runAsGroup: 0, supplementalGroups: [4000, 3000] });
+  assert.deepEqual(containerUser(pod({ runAsNonRoot: true }), {}), undefined);
+});

@@ -150,6 +150,49 @@ for (const mode of ["plain", "isolated"] as const) {
       await assert.rejects(runtime.execSync(containerId, ["true"], 0), /not running/);
     });
 
+    test("securityContext: the main process and every exec run as runAsUser/runAsGroup with the supplemental groups", { skip: !isRoot && "switching users needs root" }, async () => {
+      const { containerId, warnings } = await runtime.createContainer(
+        podId,
+        containerConfig("as-user", ["sh", "-c", "id -u; id -g; id -G; exec sleep 1000"], { securityContext: { runAsUser: 1234, runAsGroup: 2345, supplementalGroups: [3456, 4567] } }),
+        pod,
+      );
+      assert.deepEqual(warnings, []);
+      await runtime.startContainer(containerId);
+      const logPath = (await runtime.containerStatus(containerId)).logPath;
+      await waitForLogText(logPath, "3456");
+      assert.equal(readLog(logPath).stdout, "1234\n2345\n2345 3456 4567\n");
+      const exec = await runtime.execSync(containerId, ["sh", "-c", "id -u; id -G"], 0);
+      assert.equal(exec.stdout.toString(), "1234\n2345 3456 4567\n");
+      const session = await runtime.exec(containerId, { cmd: ["id", "-u"] });
+      assert.equal(await collect(session.stdout), "1234\n");
+      await runtime.stopContainer(containerId, 0);
+    });
+
+    test("without root, a securityContext user comes back as a RunAsUserNotEnforced warning", { skip: isRoot && "as root the user is applied" }, async () => {
+      const { containerId, warnings } = await runtime.createContainer(podId, containerConfig("not-root", ["true"], { securityContext: { runAsUser: 1234 } }), pod);
+      assert.deepEqual(warnings.map((w) => w.reason), ["RunAsUserNotEnforced"]);
+      assert.match(warnings[0]?.message ?? "", /runAsUser 1234 is not enforced/);
+      await runtime.removeContainer(containerId);
+    });
+
+    test("processes an exec leaves behind keep running until the container stops", async () => {
+      const marker = newMarker();
+      const { containerId } = await runtime.createContainer(podId, containerConfig("exec-leftover", ["sleep", "1000"], { marker }), pod);
+      await runtime.startContainer(containerId);
+      const main = (await runtime.containerStatus(containerId)).pid;
+      // One left in the exec's process group, as `nohup … &` does; as root (with the container's cgroup to
+      // find it by) also one in a session of its own (setsid), which no process group signal reaches.
+      const script = `sleep 1000 >/dev/null 2>&1 & ${isRoot ? "setsid sleep 1001 >/dev/null 2>&1 &" : "sleep 1001 >/dev/null 2>&1 &"} echo ok`;
+      const result = await runtime.execSync(containerId, ["sh", "-c", script], 0);
+      assert.equal(result.stdout.toString(), "ok\n");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const leftovers = processesWithMarker(marker).filter((pid) => pid !== main);
+      assert.ok(leftovers.length >= 2, `both leftovers still run after the exec ended (found ${leftovers.length})`);
+      await runtime.stopContainer(containerId, 0);
+      await runtime.removeContainer(containerId);
+      assert.deepEqual(processesWithMarker(marker), [], "stopping the container kills what its execs left");
+    });
+
     test("streaming exec passes stdin through and reports the exit code", async () => {
       const { containerId } = await runtime.createContainer(podId, containerConfig("exec-streams", ["sleep", "1000"]), pod);
       await runtime.startContainer(containerId);

@@ -19,6 +19,7 @@ export interface HostTools {
   stty?: string;
   mount?: string;
   chroot?: string;
+  setpriv?: string;
 }
 
 export interface HostCapabilities {
@@ -84,6 +85,7 @@ export async function detectHostCapabilities(scratchDir: string): Promise<HostCa
     stty: findExecutable("stty"),
     mount: findExecutable("mount"),
     chroot: findExecutable("chroot"),
+    setpriv: findExecutable("setpriv"),
   };
   let isolationUnavailableBecause: string | undefined;
   if (process.platform !== "linux") isolationUnavailableBecause = "namespaces need Linux";

@@ -20,6 +20,26 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The user a command runs as, resolved to numbers (ContainerUser with the primary group filled in). */
+export interface ProcessUser {
+  /** Absent: the user stays root (only the groups change). */
+  uid?: number;
+  gid: number;
+  groups: number[];
+}
+
+/**
+ * The words that make the rest of a command line run as `user` (setpriv(1) from util-linux: setresuid,
+ * setresgid, setgroups, then exec; leaving uid 0 drops every capability, as the kernel does), or nothing.
+ */
+export function asUser(tools: HostTools, user: ProcessUser | undefined): string {
+  if (!user) return "";
+  const words = [shellQuote(tools.setpriv ?? "setpriv")];
+  if (user.uid !== undefined) words.push(`--reuid=${user.uid}`);
+  words.push(`--regid=${user.gid}`, user.groups.length > 0 ? `--groups=${user.groups.join(",")}` : "--clear-groups", "--");
+  return `${words.join(" ")} `;
+}
+
 const FAIL = `fail() { printf 'error %s\\n' "$1" >&3; exit 128; }`;
 
 function joinCgroups(cgroupDirectories: string[]): string[] {
@@ -78,6 +98,7 @@ export interface IsolatedLaunch {
   mounts: Mount[];
   workingDir: string;
   command: string[];
+  user?: ProcessUser;
 }
 
 /**
@@ -112,7 +133,7 @@ export function isolatedContainerPlan(launch: IsolatedLaunch): SpawnPlan {
       ];
     }),
     `mkdir -p ${inRoot(launch.workingDir)} 2>/dev/null`,
-    `exec ${shellQuote(tools.chroot ?? "chroot")} ${root} /bin/sh -c ${shellQuote(EXEC_COMMAND)} berth-exec "$@"`,
+    `exec ${shellQuote(tools.chroot ?? "chroot")} ${root} ${asUser(tools, launch.user)}/bin/sh -c ${shellQuote(EXEC_COMMAND)} berth-exec "$@"`,
   ].join("\n");
   const stage1 = [
     FAIL,
@@ -130,12 +151,19 @@ export interface PlainLaunch {
   cgroupDirectories: string[];
   workingDir: string;
   command: string[];
+  user?: ProcessUser;
+}
+
+/** Runs EXEC_COMMAND in a new shell as `user` (after the steps that need root), or in this shell. */
+function execCommandAs(tools: HostTools, user: ProcessUser | undefined): string {
+  if (!user) return EXEC_COMMAND.replace(FAIL, "");
+  return `exec ${asUser(tools, user)}${shellQuote(tools.sh)} -c ${shellQuote(EXEC_COMMAND)} berth-exec "$@"`;
 }
 
 /** A container as a plain host process: no namespaces, volumes not mounted, only cgroups (if any) and cwd. */
 export function plainContainerPlan(launch: PlainLaunch): SpawnPlan {
-  const script = [...joinCgroups(launch.cgroupDirectories), EXEC_COMMAND].join("\n");
-  return { file: launch.tools.sh, args: ["-c", `${FAIL}\n${script}`, "berth-launch", launch.workingDir, ...launch.command] };
+  const script = [FAIL, ...joinCgroups(launch.cgroupDirectories), execCommandAs(launch.tools, launch.user)].join("\n");
+  return { file: launch.tools.sh, args: ["-c", script, "berth-launch", launch.workingDir, ...launch.command] };
 }
 
 export interface ExecLaunch {
@@ -145,6 +173,7 @@ export interface ExecLaunch {
   isolatedTargetPid?: number;
   workingDir: string;
   command: string[];
+  user?: ProcessUser;
 }
 
 /** A process started next to a running container's main process, sharing its namespaces, root and cgroups. */
@@ -155,10 +184,10 @@ export function execPlan(launch: ExecLaunch): SpawnPlan {
     // nsenter --root/--wd take the container's chroot and cwd from its main process.
     lines.push(
       `exec ${shellQuote(tools.nsenter ?? "nsenter")} --target ${launch.isolatedTargetPid} --mount --pid --uts --ipc --root --wd -- ` +
-        `/bin/sh -c ${shellQuote(EXEC_COMMAND)} berth-exec . "$@"`,
+        `${asUser(tools, launch.user)}/bin/sh -c ${shellQuote(EXEC_COMMAND)} berth-exec . "$@"`,
     );
   } else {
-    lines.push(EXEC_COMMAND.replace(FAIL, ""));
+    lines.push(execCommandAs(tools, launch.user));
     return { file: tools.sh, args: ["-c", lines.join("\n"), "berth-exec", launch.workingDir, ...command] };
   }
   return { file: tools.sh, args: ["-c", lines.join("\n"), "berth-exec", ...command] };

@@ -17,6 +17,14 @@ export interface LaunchOptions {
   /** True when the command runs as a child of nsenter (pid namespaces need that extra process). */
   behindNsenter: boolean;
   cgroup?: ContainerCgroup;
+  /**
+   * An exec: what it started and left running (`cmd &`, nohup, setsid) keeps running after it exits, as in
+   * a real container runtime; the container kills it when it stops. A container's main process (false)
+   * takes everything with it.
+   */
+  leftoversSurvive?: boolean;
+  /** Called once when the process exited, before anything else happens (the container's clean-up). */
+  onExit?: () => void;
 }
 
 export interface ProcessExit {
@@ -90,7 +98,8 @@ export class LaunchedProcess {
       this.child.once("exit", (code, signal) => {
         this.hasExited = true;
         // The container ends with its main process: whatever it left running is killed, as runc does.
-        this.killAll();
+        if (!options.leftoversSurvive) this.killAll();
+        options.onExit?.();
         setTimeout(() => {
           this.stdout.destroy();
           this.stderr.destroy();

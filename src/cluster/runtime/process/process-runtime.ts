@@ -2,7 +2,7 @@
 // guarantees with and without root.
 
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { EventEmitter } from "node:events";
@@ -14,6 +14,7 @@ import type {
   ContainerRuntime,
   ContainerState,
   ContainerStatus,
+  ContainerUser,
   CreateContainerResult,
   ExecOptions,
   ExecSyncResult,
@@ -33,8 +34,9 @@ import { parseImageReference } from "../image-reference.ts";
 import { ContainerCgroup, removeInstanceCgroups } from "./cgroups.ts";
 import { detectHostCapabilities, listHostSubmounts, type HostCapabilities } from "./host-capabilities.ts";
 import { LaunchedProcess } from "./launched-process.ts";
-import { execPlan, isolatedContainerPlan, plainContainerPlan } from "./launch-scripts.ts";
+import { execPlan, isolatedContainerPlan, plainContainerPlan, type ProcessUser } from "./launch-scripts.ts";
 import { PodSandbox } from "./pod-sandbox.ts";
+import { groupExists, signalGroup } from "./process-tree.ts";
 import { ProcessImageService, type ImagePolicy } from "./process-images.ts";
 import { attachSession, collectExec, execSession } from "./streaming-sessions.ts";
 import { DEFAULT_TERMINAL_SIZE, onPseudoTerminal } from "./terminal.ts";
@@ -69,8 +71,12 @@ interface ContainerRecord {
   logPath: string;
   workingDir: string;
   env: Record<string, string>;
+  /** Who the main process and every exec run as; undefined: the runtime's own user. */
+  user?: ProcessUser;
   cgroup?: ContainerCgroup;
   process?: LaunchedProcess;
+  /** Process groups of the execs run in this container: what they left running dies with the container. */
+  execGroups: Set<number>;
   /** Live output for attach: "stdout"/"stderr" events with Buffers, "exit" once. */
   output: EventEmitter;
   stdinClaimed: boolean;
@@ -78,6 +84,28 @@ interface ContainerRecord {
 
 function newId(): string {
   return randomBytes(32).toString("hex");
+}
+
+/** The primary group of a uid in the host's (and so every container's) /etc/passwd, as a runtime would look it up in the image. */
+function primaryGroupOf(uid: number): number | undefined {
+  try {
+    for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const fields = line.split(":");
+      if (fields[2] === String(uid) && fields[3] !== undefined && /^\d+$/.test(fields[3])) return Number(fields[3]);
+    }
+  } catch {
+    // No passwd file: group 0, as for a uid the image does not know.
+  }
+  return undefined;
+}
+
+function resolveUser(context: ContainerUser | undefined): ProcessUser | undefined {
+  if (!context) return undefined;
+  const { runAsUser, runAsGroup } = context;
+  const groups = [...new Set(context.supplementalGroups ?? [])];
+  if (runAsUser === undefined && runAsGroup === undefined && groups.length === 0) return undefined;
+  const gid = runAsGroup ?? (runAsUser !== undefined ? (primaryGroupOf(runAsUser) ?? 0) : 0);
+  return { ...(runAsUser !== undefined ? { uid: runAsUser } : {}), gid, groups };
 }
 
 function matchesLabels(labels: Record<string, string> | undefined, selector: Record<string, string> | undefined): boolean {
@@ -231,6 +259,17 @@ export class ProcessRuntime implements ContainerRuntime {
     if (config.tty && !this.host.tools.script) {
       warnings.push({ reason: "TtyNotSupported", message: "no terminal for this container: script(1) is missing (Debian package bsdutils); its output is piped" });
     }
+    let user = resolveUser(config.securityContext);
+    if (user && !(this.host.isRoot && this.host.tools.setpriv)) {
+      const what = [
+        ...(user.uid !== undefined ? [`runAsUser ${user.uid}`] : []),
+        ...(config.securityContext?.runAsGroup !== undefined ? [`runAsGroup ${user.gid}`] : []),
+        ...(user.groups.length > 0 ? [`supplementalGroups ${user.groups.join(",")}`] : []),
+      ].join(", ");
+      const because = this.host.isRoot ? "setpriv(1) is missing (Debian package util-linux)" : `Berth is not running as root (it runs as uid ${process.getuid?.() ?? "?"})`;
+      warnings.push({ reason: "RunAsUserNotEnforced", message: `${what} is not enforced: the container runs as Berth's own user because ${because}` });
+      user = undefined;
+    }
     const id = newId();
     const { cgroup, warnings: limitWarnings } = ContainerCgroup.create(this.host.cgroups, id, config.resources);
     warnings.push(...limitWarnings);
@@ -248,7 +287,9 @@ export class ProcessRuntime implements ContainerRuntime {
       logPath: resolve(sandbox.config.logDirectory, config.logPath),
       workingDir: config.workingDir || "/",
       env,
+      ...(user ? { user } : {}),
       ...(cgroup ? { cgroup } : {}),
+      execGroups: new Set(),
       output: new EventEmitter(),
       stdinClaimed: false,
     };
@@ -287,17 +328,26 @@ export class ProcessRuntime implements ContainerRuntime {
         mounts: record.config.mounts ?? [],
         workingDir: record.workingDir,
         command,
+        ...(record.user ? { user: record.user } : {}),
       });
     } else {
-      plan = plainContainerPlan({ tools: this.host.tools, cgroupDirectories, workingDir: record.workingDir, command });
+      plan = plainContainerPlan({ tools: this.host.tools, cgroupDirectories, workingDir: record.workingDir, command, ...(record.user ? { user: record.user } : {}) });
     }
     const log = new CriLogWriter(record.logPath);
     const launched = new LaunchedProcess({
       plan,
       env: record.env,
-      stdin: record.config.stdin === true,
+      // A terminal stays open even without stdin, as with `docker run -t`: `cat` on it waits for input
+      // forever, which is how the plugin's `command: 'cat', ttyEnabled: true` containers stay up.
+      stdin: record.config.stdin === true || record.config.tty === true,
       behindNsenter: this.isolation,
       ...(record.cgroup ? { cgroup: record.cgroup } : {}),
+      // The cgroup catches every process of the container, execs' leftovers included; without one, the
+      // process groups of the execs are what the runtime knows of them.
+      onExit: () => {
+        for (const group of record.execGroups) signalGroup(group, "SIGKILL");
+        record.execGroups.clear();
+      },
     });
     record.process = launched;
     record.state = "running";
@@ -438,10 +488,25 @@ export class ProcessRuntime implements ContainerRuntime {
       cgroupDirectories: record.cgroup?.directories ?? [],
       ...(this.isolation ? { isolatedTargetPid: main } : {}),
       workingDir: record.workingDir,
+      ...(record.user ? { user: record.user } : {}),
       command: options.tty ? onPseudoTerminal(this.host.tools, options.cmd, options.size ?? DEFAULT_TERMINAL_SIZE) : options.cmd,
     });
     // No cgroup handed over: killing an exec must not kill the container it runs in.
-    return new LaunchedProcess({ plan, env: record.env, stdin: options.stdin === true, behindNsenter: this.isolation });
+    const launched = new LaunchedProcess({
+      plan,
+      env: record.env,
+      stdin: options.stdin === true,
+      behindNsenter: this.isolation,
+      leftoversSurvive: true,
+      onExit: () => {
+        // An empty group is forgotten at once, so its number, once reused, is never signalled.
+        if (group !== undefined && !groupExists(group)) record.execGroups.delete(group);
+      },
+    });
+    const group = launched.pid;
+    // With a cgroup the container's stop kills the leftovers anyway (the exec joined it).
+    if (group !== undefined && !record.cgroup) record.execGroups.add(group);
+    return launched;
   }
 
   async execSync(containerId: string, cmd: string[], timeoutSeconds: number): Promise<ExecSyncResult> {
