@@ -5,10 +5,13 @@ import { readFileSync } from "node:fs";
 import type { Cloud, ContainerTemplate, EnvVar, LivenessProbe, PodRetention, PodTemplate, PortMapping, Volume, WorkspaceVolume } from "../templates/model.ts";
 import { NODE_USAGE_MODES, POD_RETENTIONS, YAML_MERGE_STRATEGIES } from "../templates/model.ts";
 import { ConfigError, YamlValue } from "./yaml-reader.ts";
+import { readCredentials, type ConfiguredCredential } from "./credentials.ts";
 
 export interface BerthConfig {
   file: string;
   clouds: Cloud[];
+  /** Credentials for withCredentials and credentials() (Kubernetes secrets are the other source). */
+  credentials: ConfiguredCredential[];
   /** Settings that were accepted for compatibility but do nothing in Berth. */
   warnings: string[];
 }
@@ -27,7 +30,8 @@ export function parseConfig(text: string, file: string): BerthConfig {
   const warnings: string[] = [];
   const root = YamlValue.parse(text, file);
   if (root.isNull) root.fail("the config file is empty; it needs a `clouds:` list");
-  let fields = root.fields(["clouds", "jenkins"]);
+  let fields = root.fields(["clouds", "jenkins", "credentials"]);
+  const credentials = readCredentials(fields.get("credentials"));
   const jenkins = fields.get("jenkins");
   if (jenkins) fields = jenkins.fields(["clouds"], JENKINS_IGNORED);
   const clouds = fields.get("clouds");
@@ -43,7 +47,7 @@ export function parseConfig(text: string, file: string): BerthConfig {
     if (names.has(c.name)) throw new ConfigError(`two clouds are named '${c.name}'`, c.at);
     names.add(c.name);
   }
-  return { file, clouds: result, warnings };
+  return { file, clouds: result, credentials, warnings };
 }
 
 // Jenkins settings that may come along with a pasted `jenkins:` section and do not concern Berth.

@@ -51,6 +51,8 @@ interface BuildState {
   readonly buildEnv: Map<string, string>;
   /** `env.X = v`: global for the rest of the build, case-insensitive keys. */
   readonly globalEnv: Map<string, string>;
+  /** How each variable was spelt when last set (the maps above and the context's layers key by lower case). */
+  readonly envNames: Map<string, string>;
   readonly params: GroovyMap;
   readonly currentBuild: CurrentBuild;
 }
@@ -95,6 +97,7 @@ export class Interpreter {
     this.state = shared ?? {
       buildEnv: new Map(Object.entries(options.env ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
       globalEnv: new Map(),
+      envNames: new Map(Object.keys(options.env ?? {}).map((k) => [k.toLowerCase(), k])),
       params: new Map(Object.entries(options.params ?? {})),
       currentBuild: new CurrentBuild(Number(options.env?.BUILD_NUMBER ?? 1)),
     };
@@ -111,11 +114,37 @@ export class Interpreter {
 
   async run(ctx: ExecutionContext = { envLayers: [] }): Promise<Value> {
     const top = new Scope(this.binding);
+    if (this.pipeline) await this.applyParameterDefaults(top, ctx);
     try {
       return await this.block(this.script.body, top, ctx);
     } catch (e) {
       if (e instanceof ReturnSignal) return e.value; // `return` at script level ends the script
       throw e;
+    }
+  }
+
+  /**
+   * Declarative `parameters { string(name: 'X', defaultValue: 'y') }`: a parameter the build was not
+   * given takes its default (booleanParam false, choice its first choice), in `params` and as an
+   * environment variable, as Jenkins does for a build triggered without them.
+   */
+  private async applyParameterDefaults(scope: Scope, ctx: ExecutionContext): Promise<void> {
+    for (const p of this.pipeline!.parameters) {
+      const named = new Map<string, Value>();
+      for (const n of p.call.named) named.set(toStr(await this.eval(n.key, scope, ctx)), await this.eval(n.value, scope, ctx));
+      const name = named.get("name");
+      if (name == null || this.state.params.has(toStr(name))) continue;
+      let value = named.get("defaultValue") ?? null;
+      if (p.name === "booleanParam") value = value === null ? false : truthy(value);
+      else if (p.name === "choice") {
+        const choices = named.get("choices") ?? null;
+        value = (Array.isArray(choices) ? choices : toStr(choices).split("\n"))[0] ?? null;
+      } else if (value === null) value = "";
+      this.state.params.set(toStr(name), value);
+      if (this.envValue(toStr(name), ctx) === null) {
+        this.state.envNames.set(toStr(name).toLowerCase(), toStr(name));
+        this.state.buildEnv.set(toStr(name).toLowerCase(), toStr(value));
+      }
     }
   }
 
@@ -127,6 +156,33 @@ export class Interpreter {
       if (v !== undefined) return v;
     }
     return this.state.globalEnv.get(key) ?? this.state.buildEnv.get(key) ?? null;
+  }
+
+  private setGlobalEnv(name: string, value: string): void {
+    this.state.envNames.set(name.toLowerCase(), name);
+    this.state.globalEnv.set(name.toLowerCase(), value);
+  }
+
+  /** The whole effective environment of a context, with each variable's own spelling. */
+  environment(ctx: ExecutionContext): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const map of [this.state.buildEnv, this.state.globalEnv, ...ctx.envLayers]) {
+      for (const [key, value] of map) {
+        const name = this.state.envNames.get(key) ?? key;
+        if (value === "") delete out[name]; // an empty value unsets, as in Jenkins' EnvVars.override
+        else out[name] = value;
+      }
+    }
+    return out;
+  }
+
+  /** A context with extra environment variables on top (keys are case-insensitive), and maybe a new frame. */
+  private layer(ctx: ExecutionContext, extra?: Record<string, string>, frame?: object): ExecutionContext {
+    if (!extra && !frame) return ctx;
+    for (const name of Object.keys(extra ?? {})) this.state.envNames.set(name.toLowerCase(), name);
+    const envLayers = extra ? [...ctx.envLayers, new Map(Object.entries(extra).map(([k, v]) => [k.toLowerCase(), v]))] : ctx.envLayers;
+    const f = frame ?? ctx.frame;
+    return f ? { envLayers, frame: f } : { envLayers };
   }
 
   // ── statements ─────────────────────────────────────────────────────────────────────────────────
@@ -381,7 +437,7 @@ export class Interpreter {
     } else if (t.kind === "Property") {
       const obj = await this.eval(t.object, scope, ctx);
       const name = typeof t.name === "string" ? t.name : toStr(await this.eval(t.name, scope, ctx));
-      if (obj instanceof EnvObject) this.state.globalEnv.set(name.toLowerCase(), toStr(value));
+      if (obj instanceof EnvObject) this.setGlobalEnv(name, toStr(value));
       else if (isMap(obj)) obj.set(name, value);
       else if (typeof obj === "object" && obj !== null && "groovyClass" in obj && (obj as GroovyObject).setProperty?.(name, value)) { /* set */ }
       else throw new PipelineError(`Cannot set property '${name}' on ${typeName(obj)}`, "groovy.lang.ReadOnlyPropertyException", t);
@@ -548,7 +604,7 @@ export class Interpreter {
     if (recv === null) throw new PipelineError(`Cannot invoke method ${name}() on null object`, "java.lang.NullPointerException", at);
     if (recv instanceof EnvObject) {
       if (name === "getProperty") return this.envValue(toStr(args[0] ?? null), ctx);
-      if (name === "setProperty") { this.state.globalEnv.set(toStr(args[0] ?? null).toLowerCase(), toStr(args[1] ?? null)); return null; }
+      if (name === "setProperty") { this.setGlobalEnv(toStr(args[0] ?? null), toStr(args[1] ?? null)); return null; }
     }
     if (recv instanceof ClassRef) return callStatic(recv, name, args);
     if (recv instanceof ScriptObject) {
@@ -647,8 +703,9 @@ export class Interpreter {
       column: at.column,
       context: ctx,
       env: (n) => this.envValue(n, ctx),
-      body: body ? (extra) => body(layer(ctx, extra)) : null,
-      invoke: (c, a = [], extra) => this.callClosure(c, a, layer(ctx, extra)),
+      environment: () => this.environment(ctx),
+      body: body ? (extra, frame) => body(this.layer(ctx, extra, frame)) : null,
+      invoke: (c, a = [], extra, frame) => this.callClosure(c, a, this.layer(ctx, extra, frame)),
     }).catch(placed);
   }
 
@@ -667,17 +724,13 @@ export class Interpreter {
       eval: (expression, ctx) => this.eval(expression, scope, ctx),
       envValue: (name, ctx) => this.envValue(name, ctx),
       step: (name, args, at, ctx, body) => this.callRuntime(name, args, at, ctx, body),
-      withEnv: (ctx, vars) => layer(ctx, vars),
+      withEnv: (ctx, vars) => this.layer(ctx, vars),
     };
   }
 }
 
 export type { BuildState };
 
-/** A context with extra environment variables on top (keys are case-insensitive). */
-function layer(ctx: ExecutionContext, extra?: Record<string, string>): ExecutionContext {
-  return extra ? { envLayers: [...ctx.envLayers, new Map(Object.entries(extra).map(([k, v]) => [k.toLowerCase(), v]))] } : ctx;
-}
 
 function compareValues(a: Value, b: Value): number {
   if (typeof a === "number" && typeof b === "number") return a - b;

@@ -5,9 +5,14 @@
 import { STEPS } from "../catalogue.ts";
 import { PipelineError, isMap, toStr, type Closure, type Value } from "./values.ts";
 
-/** The per-thread execution context: environment layers (innermost last). Parallel branches fork it. */
+/**
+ * The per-thread execution context: environment layers (innermost last) and the runtime's own frame
+ * (which agent, container and directory a block runs in; opaque to the interpreter). Parallel branches
+ * fork it; a block step's body runs in a context derived from its caller's.
+ */
 export interface ExecutionContext {
   readonly envLayers: readonly ReadonlyMap<string, string>[];
+  readonly frame?: object;
 }
 
 export interface StepCall {
@@ -19,10 +24,12 @@ export interface StepCall {
   readonly context: ExecutionContext;
   /** The effective environment (case-insensitive lookups via `env`). */
   env(name: string): string | null;
-  /** Runs the step's block, optionally with extra environment variables layered on top. */
-  body: ((extraEnv?: Record<string, string>) => Promise<Value>) | null;
+  /** The whole effective environment (what `sh` exports), each variable with its own spelling. */
+  environment(): Record<string, string>;
+  /** Runs the step's block, optionally with extra environment variables layered on top and a new frame. */
+  body: ((extraEnv?: Record<string, string>, frame?: object) => Promise<Value>) | null;
   /** Calls a closure passed as an argument (parallel branches, waitUntil conditions). */
-  invoke(closure: Closure, args?: Value[], extraEnv?: Record<string, string>): Promise<Value>;
+  invoke(closure: Closure, args?: Value[], extraEnv?: Record<string, string>, frame?: object): Promise<Value>;
 }
 
 /**

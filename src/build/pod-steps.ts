@@ -1,0 +1,103 @@
+// The Kubernetes plugin's steps (reference plugin §2): podTemplate defines a template for its body, node
+// gets an agent pod through the controller, container switches the container later steps run in, and
+// containerLog reads a container's log.
+import { readFileSync } from "node:fs";
+import { isAbsolute, relative, resolve } from "node:path";
+import { LaunchError, type LeasedAgent } from "../controller/provisioner.ts";
+import { toStr, truthy } from "../pipeline/runtime/values.ts";
+import type { StepCall } from "../pipeline/runtime/steps.ts";
+import { DEFAULT_WORKING_DIR } from "../templates/model.ts";
+import { containerLog as readContainerLog } from "../steps/container-log.ts";
+import { SecretMasker } from "../steps/masker.ts";
+import { AgentLost } from "./flow-steps.ts";
+import { abort, requireNode, type Frame } from "./frame.ts";
+import { podTemplateFromStep } from "./pod-template-step.ts";
+import type { BuildServices, StepHandler } from "./services.ts";
+
+const podTemplate: StepHandler = async (step, frame, build) => {
+  const { template, generatedLabel, cloud, ignored } = podTemplateFromStep(step.args, {
+    buildId: build.buildId,
+    ...(frame.enclosing ? { enclosing: frame.enclosing } : {}),
+    at: { file: build.jenkinsfile, line: step.line, column: step.column },
+    readYamlFile: (path) => readTrusted(build, path, step),
+  });
+  for (const key of ignored) frame.log.line(`WARNING: podTemplate: '${key}' has no effect (as in the Kubernetes plugin)`);
+  const inner: Frame = {
+    ...frame,
+    templates: [...frame.templates, template],
+    enclosing: { name: template.name!, ...(template.namespace ? { namespace: template.namespace } : {}) },
+    ...(cloud ?? frame.cloud ? { cloud: cloud ?? frame.cloud } : {}),
+  };
+  return step.body ? step.body(generatedLabel ? { POD_LABEL: generatedLabel } : undefined, inner) : null;
+};
+
+/** A file of the Jenkinsfile's source (readTrusted): relative to its directory, never outside it. */
+function readTrusted(build: BuildServices, path: string, step: StepCall): { text: string; file: string } {
+  const file = resolve(build.sourceDir, path);
+  const rel = relative(build.sourceDir, file);
+  if (rel.startsWith("..") || isAbsolute(rel)) throw abort(`${path} is outside the directory of the Jenkinsfile`, step);
+  try {
+    return { text: readFileSync(file, "utf8"), file };
+  } catch {
+    throw abort(`No such file: ${path} (looked for ${file})`, step);
+  }
+}
+
+/** The agent container's working directory: where the workspace lives. */
+function agentWorkingDir(agent: LeasedAgent): string {
+  return agent.pod()?.spec?.containers.find((c) => c.name === agent.agentContainer)?.workingDir ?? DEFAULT_WORKING_DIR;
+}
+
+const node: StepHandler = async (step, frame, build) => {
+  const labelValue = step.args.get("label");
+  const label = labelValue == null ? undefined : toStr(labelValue).trim() || undefined;
+  try {
+    return await build.controller.withAgent(
+      {
+        ...(label ? { label } : {}),
+        ...(frame.templates.length ? { templates: [...frame.templates] } : {}),
+        ...(frame.cloud ? { cloud: frame.cloud } : {}),
+        log: frame.log,
+        signal: frame.signal,
+      },
+      async (agent) => {
+        const workspace = `${agentWorkingDir(agent)}/workspace/${build.jobName}`;
+        const made = await agent.run(["mkdir", "-p", workspace, `${workspace}@tmp`]).result;
+        if (made.code !== 0) throw abort(`cannot create the workspace ${workspace} in pod ${agent.podName}: ${made.error ?? `exit code ${made.code}`}`, step);
+        frame.log.line(`Running on ${agent.name} in ${workspace}`);
+        const env = { NODE_NAME: agent.name, NODE_LABELS: label ?? agent.name, WORKSPACE: workspace, WORKSPACE_TMP: `${workspace}@tmp`, EXECUTOR_NUMBER: "0" };
+        const { cwd: _cwd, container: _container, ...outer } = frame;
+        return step.body!(env, { ...outer, node: { agent, workspace } });
+      },
+    );
+  } catch (e) {
+    if (e instanceof LaunchError) {
+      if (frame.signal.aborted) throw frame.signal.reason;
+      throw e.verdict.infrastructure ? new AgentLost(e, step) : abort(e.message, step);
+    }
+    throw e;
+  }
+};
+
+const container: StepHandler = async (step, frame) => {
+  requireNode(frame, step);
+  const name = toStr(step.args.get("name") ?? null);
+  const shellValue = step.args.get("shell");
+  const shell = shellValue == null ? undefined : toStr(shellValue).trim() || undefined;
+  return step.body!({ POD_CONTAINER: name }, { ...frame, container: { name, ...(shell ? { shell } : {}) } });
+};
+
+const containerLog: StepHandler = async (step, frame, build) => {
+  const { agent } = requireNode(frame, step);
+  const number = (key: string) => (step.args.get(key) == null ? undefined : Number(step.args.get(key)));
+  const [tailingLines, sinceSeconds, limitBytes] = [number("tailingLines"), number("sinceSeconds"), number("limitBytes")];
+  return readContainerLog(agent, frame.log, new SecretMasker(build.output.secretValues()), {
+    name: toStr(step.args.get("name") ?? null),
+    returnLog: truthy(step.args.get("returnLog") ?? false),
+    ...(tailingLines !== undefined ? { tailingLines } : {}),
+    ...(sinceSeconds !== undefined ? { sinceSeconds } : {}),
+    ...(limitBytes !== undefined ? { limitBytes } : {}),
+  });
+};
+
+export const POD_STEPS: Record<string, StepHandler> = { podTemplate, node, container, containerLog };

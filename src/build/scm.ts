@@ -1,0 +1,93 @@
+// checkout and git: source code into the pod's workspace. The controller reads the source (the
+// Jenkinsfile's own directory for `checkout scm`; a repository cloned on the controller for `git`) and
+// streams it as a tar into the workspace through the agent, so pods need neither network access nor
+// credentials for the repository, and a local path works as a repository URL (tests need no network).
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BuildLog, LeasedAgent } from "../controller/provisioner.ts";
+
+export interface CheckoutTarget {
+  agent: LeasedAgent;
+  /** The directory in the agent container to fill. */
+  cwd: string;
+  log: BuildLog;
+  signal: AbortSignal;
+}
+
+export class CheckoutError extends Error {}
+
+/** Runs a host command; resolves with its stdout, rejects with its stderr. */
+function run(command: string, args: string[], cwd?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => err.push(d));
+    child.on("error", (e) => reject(new CheckoutError(`${command}: ${e.message}`)));
+    child.on("close", (code) => (code === 0 ? resolve(Buffer.concat(out).toString("utf8")) : reject(new CheckoutError(Buffer.concat(err).toString("utf8").trim() || `${command} exited with ${code}`))));
+  });
+}
+
+async function gitInfo(dir: string): Promise<Record<string, string> | undefined> {
+  try {
+    const commit = (await run("git", ["rev-parse", "HEAD"], dir)).trim();
+    const branch = (await run("git", ["rev-parse", "--abbrev-ref", "HEAD"], dir)).trim();
+    const url = (await run("git", ["config", "--get", "remote.origin.url"], dir).catch(() => dir)).trim();
+    return { GIT_COMMIT: commit, GIT_BRANCH: branch === "HEAD" ? "detached" : `origin/${branch}`, GIT_LOCAL_BRANCH: branch, GIT_URL: url };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Streams `files` (relative to `dir`; all of it when unset) into the target directory of the pod. */
+async function streamInto(target: CheckoutTarget, dir: string, files: string[] | undefined): Promise<void> {
+  const tar = spawn("tar", ["-C", dir, "--ignore-failed-read", "-cf", "-", ...(files ? ["--null", "-T", "-"] : ["."])], { stdio: ["pipe", "pipe", "pipe"] });
+  tar.stdin.end(files ? files.map((f) => `${f}\0`).join("") : "");
+  const errors: Buffer[] = [];
+  tar.stderr.on("data", (d: Buffer) => errors.push(d));
+  const packed = new Promise<number | null>((resolve) => tar.on("close", resolve));
+  const extract = target.agent.run(["sh", "-c", 'mkdir -p "$1" && cd "$1" && tar -xf -', "sh", target.cwd], { stdin: tar.stdout });
+  const onAbort = () => {
+    tar.kill();
+    extract.signal("SIGKILL");
+  };
+  target.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const [code, result] = await Promise.all([packed, extract.result]);
+    if (code !== 0) throw new CheckoutError(`tar on the controller failed: ${Buffer.concat(errors).toString("utf8").trim() || `exit code ${code}`}`);
+    if (result.error || result.code !== 0) throw new CheckoutError(`could not unpack the sources in ${target.cwd}: ${result.error ?? `tar exited with ${result.code}`}`);
+  } finally {
+    target.signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * `checkout scm`: the Jenkinsfile's directory. In a git work tree that is the files git knows (tracked,
+ * or untracked and not ignored, as they are now on disk); elsewhere every file.
+ */
+export async function checkoutDirectory(target: CheckoutTarget, dir: string): Promise<Record<string, string>> {
+  const info = await gitInfo(dir);
+  const files = info ? (await run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], dir)).split("\0").filter(Boolean) : undefined;
+  target.log.line(info ? `Checking out ${dir} at revision ${info["GIT_COMMIT"]} (${info["GIT_LOCAL_BRANCH"]}), with local changes` : `Copying ${dir} (not a git repository)`);
+  await streamInto(target, dir, files);
+  return info ?? {};
+}
+
+/** `git url: …, branch: …`: cloned on the controller (a URL or a local path), then streamed, .git included. */
+export async function checkoutGit(target: CheckoutTarget, url: string, branch: string | undefined): Promise<Record<string, string>> {
+  const scratch = await mkdtemp(join(tmpdir(), "berth-git-"));
+  try {
+    target.log.line(`Cloning repository ${url}${branch ? ` (branch ${branch})` : ""}`);
+    await run("git", ["clone", "--quiet", ...(branch ? ["--branch", branch] : []), "--", url, join(scratch, "src")]);
+    const info = (await gitInfo(join(scratch, "src")))!;
+    info["GIT_URL"] = url;
+    target.log.line(`Checking out Revision ${info["GIT_COMMIT"]} (${info["GIT_BRANCH"]})`);
+    await streamInto(target, join(scratch, "src"), undefined);
+    return info;
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,48 @@
+// Whole builds on the embedded cluster: the interpreter, the build's step runtime, the controller and
+// real agent pods.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, writeFile, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runBuild, type BuildRequest } from "../../src/build/run-build.ts";
+import { BuildOutput } from "../../src/build/output.ts";
+import { credentialStore } from "../../src/build/credentials.ts";
+import { startEmbeddedController } from "../controller/helpers.ts";
+import type { Controller } from "../../src/controller/provisioner.ts";
+
+async function build(controller: Controller, text: string, extra: Partial<BuildRequest> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), "berth-build-"));
+  const jenkinsfile = join(dir, "src", "Jenkinsfile");
+  await mkdir(join(dir, "src"));
+  await writeFile(jenkinsfile, text);
+  const lines: string[] = [];
+  const output = new BuildOutput((l) => lines.push(l));
+  const outcome = await runBuild({ jenkinsfile, text, controller, jobName: "job", buildNumber: 7, buildDir: join(dir, "build"), output, credentials: credentialStore([]), ...extra });
+  return { ...outcome, lines, log: lines.join("\n"), dir };
+}
+
+test("a scripted podTemplate build: sh in the agent and in another container, files, Finished: SUCCESS", async (t) => {
+  const { controller } = await startEmbeddedController(t, []);
+  const { result, log, lines } = await build(controller, `
+podTemplate(containers: [containerTemplate(name: 'busy', image: 'busybox', command: 'cat', ttyEnabled: true)]) {
+  node(POD_LABEL) {
+    stage('one') {
+      sh 'echo "hello from $POD_LABEL in $(pwd)"'
+      container('busy') {
+        sh 'echo "in $POD_CONTAINER"'
+      }
+      writeFile file: 'a.txt', text: 'written'
+      echo "read: \${readFile('a.txt')}"
+      dir('sub') { sh 'pwd' }
+    }
+  }
+}
+`);
+  assert.equal(result, "SUCCESS", log);
+  assert.match(log, /hello from job_7-\w{5} in \/home\/jenkins\/agent\/workspace\/job/);
+  assert.match(log, /^in busy$/m);
+  assert.match(log, /^read: written$/m);
+  assert.match(log, /^\/home\/jenkins\/agent\/workspace\/job\/sub$/m);
+  assert.equal(lines.at(-1), "Finished: SUCCESS");
+});
