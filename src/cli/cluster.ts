@@ -1,6 +1,7 @@
 // `berth cluster …`: runs the embedded Kubernetes-compatible cluster in the foreground.
 import { resolve } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
+import { defaultClusterDir, recordRunningCluster } from "./embedded.ts";
 
 function nonNegativeInteger(value: string): number {
   const n = Number(value);
@@ -13,18 +14,20 @@ export function registerClusterCommands(program: Command): void {
   cluster
     .command("start")
     .description("Start the cluster in the foreground; stop it with Ctrl-C (SIGINT) or SIGTERM.")
-    .requiredOption("--data-dir <dir>", "directory holding the cluster's state, certificates and kubeconfig")
+    .option("--data-dir <dir>", "directory holding the cluster's state, certificates and kubeconfig (default: ~/.berth/cluster, which `berth run` finds and reuses)", defaultClusterDir())
     .option("--port <port>", "HTTPS port on 127.0.0.1 (0 picks a free one)", nonNegativeInteger, 6443)
     .option("--nodes <n>", "number of nodes to register", nonNegativeInteger, 1)
     .action(async (opts: { dataDir: string; port: number; nodes: number }) => {
       // Loaded on use: the cluster (certificates, SQLite, runtime) is heavy for every other command.
       const { startCluster } = await import("../cluster/index.ts");
       const running = await startCluster({ dataDir: resolve(opts.dataDir), port: opts.port, nodes: opts.nodes });
+      const forget = recordRunningCluster(resolve(opts.dataDir), running.url, running.kubeconfigPath);
       console.log(`berth cluster ready at ${running.url}; kubeconfig: ${running.kubeconfigPath}`);
       await new Promise<void>((done) => {
         const stop = (): void => {
           process.off("SIGINT", stop);
           process.off("SIGTERM", stop);
+          forget();
           running.stop().then(done, done);
         };
         process.on("SIGINT", stop);

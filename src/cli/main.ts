@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { registerTemplateCommands } from "./template.ts";
 import { registerClusterCommands } from "./cluster.ts";
 import { registerLintCommands } from "./lint.ts";
+import { registerRunCommand } from "./run.ts";
 import { exitCodeFor } from "./errors.ts";
 
 const program = new Command("berth")
@@ -15,6 +16,7 @@ const program = new Command("berth")
 registerTemplateCommands(program);
 registerClusterCommands(program);
 registerLintCommands(program);
+registerRunCommand(program);
 
 try {
   await program.parseAsync(process.argv);
