@@ -10,7 +10,7 @@
 // Node built-ins, and it needs only `node` (22 or newer, for the global WebSocket) from the image.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from "node:fs";
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
 
 export const PROTOCOL = "berth-agent-v1";
 
@@ -80,6 +80,15 @@ export interface AgentEnvironment {
 /** The pseudo-command that follows a step's output files instead of running a program. */
 export const FOLLOW = "berth:follow";
 const FOLLOW_POLL_MS = 5;
+/**
+ * The pseudo-command that starts a step in another container without pods/exec: it writes the step's
+ * files on the shared volume and hands the step to that container's dispatcher (a FIFO), then waits for
+ * the step's pid file. Exit codes: 0 started, 3 no dispatcher listens, 4 the dispatcher did not start it.
+ */
+export const START = "berth:start";
+export const START_NO_DISPATCHER = 3;
+export const START_NOT_STARTED = 4;
+const START_WAIT_MS = 3000;
 // Flow control: a command's output may run this far ahead of what the controller confirmed. Beyond
 // it the command's pipes are paused (it blocks on write), so neither side buffers a flood.
 const UNACKED_LIMIT = 4 * 1024 * 1024;
@@ -130,6 +139,7 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
     const command: Command = { id: message.id, chunks: [], produced: 0, acked: 0 };
     commands.set(message.id, command);
     if (message.command[0] === FOLLOW) return follow(command, message.command.slice(1));
+    if (message.command[0] === START) return start(command, message.command.slice(1), message.stdin);
     const [file, ...args] = message.command;
     let child: ChildProcess;
     try {
@@ -229,6 +239,61 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
       });
     }
     if (state.endAt !== undefined && state.received === state.endAt && stdin.writable) stdin.end();
+  };
+
+  // [fifo, step directory here, step directory in the target container, run.sh, supervise.sh]; the script
+  // comes as stdin. Everything is made readable and writable by all: the target may run as another user.
+  const start = (command: Command, [fifo, dir, targetDir, run, supervise]: string[], script: string | undefined): void => {
+    const finish = (code: number, error?: string) => {
+      command.exit = { type: "exit", id: command.id, code, signal: null, ...(error ? { error } : {}) };
+      send(command.exit);
+    };
+    try {
+      // Each level from .berth down open to all users (what `umask 0000; mkdir -p` gives).
+      const base = Math.max(0, dir!.indexOf("/.berth/"));
+      let path = dir!.slice(0, base);
+      mkdirSync(path || "/", { recursive: true });
+      for (const part of dir!.slice(base + 1).split("/")) {
+        path = `${path}/${part}`;
+        if (existsSync(path)) continue;
+        try {
+          mkdirSync(path);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        }
+        chmodSync(path, 0o777);
+      }
+      const write = (name: string, content: string | Buffer, mode: number) => {
+        writeFileSync(`${dir}/${name}`, content);
+        chmodSync(`${dir}/${name}`, mode);
+      };
+      write("script.sh", Buffer.from(script ?? "", "base64"), 0o777);
+      write("run.sh", `${run}\n`, 0o666);
+      write("supervise.sh", `${supervise}\n`, 0o666);
+    } catch (e) {
+      return finish(125, (e as Error).message);
+    }
+    let fd: number;
+    try {
+      // Non-blocking: with no reader the open fails at once (ENXIO) instead of waiting.
+      fd = openSync(fifo!, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch {
+      return finish(START_NO_DISPATCHER);
+    }
+    try {
+      writeSync(fd, `${targetDir}\n`); // one short line: written whole
+    } catch {
+      return finish(START_NO_DISPATCHER);
+    } finally {
+      closeSync(fd);
+    }
+    const deadline = Date.now() + START_WAIT_MS;
+    const check = () => {
+      if (existsSync(`${dir}/pid`)) return finish(0);
+      if (Date.now() > deadline) return finish(START_NOT_STARTED);
+      setTimeout(check, 1);
+    };
+    check();
   };
 
   const handle = (message: ControllerMessage): void => {

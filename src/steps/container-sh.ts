@@ -1,9 +1,12 @@
 // `sh` inside another container of the pod (`container('maven') { sh 'mvn -B verify' }`), built so
 // that the plugin's best-known failures cannot happen:
-//  - The API server's exec is used only to *start* the step: a launcher saves the script on the shared
-//    workspace volume, starts it detached in its own session, and returns at once. No exec stream stays
-//    open for the step's duration, so none can hang, drop and turn into exit code -1, or exhaust the
-//    API server's connections.
+//  - No exec stream stays open for a step's duration, so none can hang, drop and turn into exit code -1,
+//    or exhaust the API server's connections. The agent saves the step's files on the shared workspace
+//    volume and hands the step to the container's dispatcher: a small shell loop, detached in the
+//    container, that reads step directories from a FIFO on the volume and starts each step's supervisor.
+//    Only when the container has no live dispatcher (its first step, or the dispatcher died) does one
+//    short pods/exec start a dispatcher and the step; the supervisor claims its step first, so a step
+//    handed over twice still runs once.
 //  - The step writes its output and, last, its exit code to files on that volume; the agent (which mounts
 //    the same volume) follows them and streams them with byte offsets. A dropped connection (agent or
 //    API server) loses nothing, and the exit code is always the process's own.
@@ -11,37 +14,58 @@
 //    them, and the workspace.
 import { randomBytes } from "node:crypto";
 import type { V1Pod } from "@kubernetes/client-node";
-import { FOLLOW } from "../agent/agent.ts";
+import { FOLLOW, START } from "../agent/agent.ts";
 import { LogLines } from "./output.ts";
 import { StepError, stepResult, type ShOptions, type StepContext } from "./sh.ts";
 
 const WORKSPACE_VOLUME = "workspace-volume";
 const KILL_AFTER_MS = 3000;
 
-// $1: the step's directory (in the target container); $2: run.sh, which runs the script; $3: supervise.sh.
-// The script comes on stdin. The supervisor, detached from the exec, starts run.sh in a session of its
-// own (so that one signal to that session reaches everything the step starts, and not the supervisor),
-// waits for it and writes the exit code last.
+// The dispatcher: $1 its directory (holding the FIFO), $2 the steps' directory. It reads one step
+// directory per line and starts that step's supervisor, detached; its pid file says it is listening.
+const DISPATCHER = [
+  "umask 0000",
+  "S=; command -v setsid >/dev/null 2>&1 && S=setsid",
+  'exec 3<> "$1/fifo" || exit 1', // read-write: never at end of file when a writer goes
+  'echo $$ > "$1/pid"',
+  'while read -r step <&3; do case "$step" in "$2"/*) ( $S sh "$step/supervise.sh" "$step" </dev/null >/dev/null 2>&1 & ) ;; esac; done',
+].join("\n");
+
+// Through pods/exec when the agent found no dispatcher: $1 the step's directory (its files are there),
+// $2 the dispatcher's directory, $3 the steps' directory, $4 the dispatcher script. Starts a dispatcher
+// unless a live one exists, then the step itself, and returns once the step has its own session.
 const LAUNCHER = [
   "umask 0000",
-  'd="$1"',
-  'mkdir -p "$d" && cat > "$d/script.sh" && printf "%s\\n" "$2" > "$d/run.sh" && printf "%s\\n" "$3" > "$d/supervise.sh" && chmod 0777 "$d/script.sh" || exit 125',
-  'if command -v setsid >/dev/null 2>&1; then setsid sh "$d/supervise.sh" "$d" </dev/null >/dev/null 2>&1 & else sh "$d/supervise.sh" "$d" </dev/null >/dev/null 2>&1 & fi',
+  'd="$1"; D="$2"',
+  "S=; command -v setsid >/dev/null 2>&1 && S=setsid",
+  'if ! { [ -s "$D/pid" ] && kill -0 "$(cat "$D/pid")" 2>/dev/null; }; then',
+  '  [ -s "$D/pid" ] && rm -rf "$D"', // a dead one's leftovers (one still starting has no pid yet)
+  '  if mkdir -p "${D%/*}" && mkdir "$D" 2>/dev/null && mkfifo -m 0622 "$D/fifo" && printf "%s\\n" "$4" > "$D/dispatch.sh"; then',
+  '    $S sh "$D/dispatch.sh" "$D" "$3" </dev/null >/dev/null 2>&1 &',
+  '    i=0; while [ ! -s "$D/pid" ] && [ $i -lt 300 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i+1)); done',
+  "  fi",
+  "fi",
+  '[ -f "$d/supervise.sh" ] || exit 125',
+  '$S sh "$d/supervise.sh" "$d" </dev/null >/dev/null 2>&1 &',
   // Some runtimes kill what an exec leaves in its process group when it ends (Berth's process runtime
-  // does, as runc does for containers): return only once the supervisor has its own session.
+  // did): return only once the supervisor has its own session.
   'i=0; while [ ! -s "$d/pid" ] && [ $i -lt 500 ]; do sleep 0.01 2>/dev/null || sleep 1; i=$((i+1)); done',
   '[ -s "$d/pid" ] || { echo "the step did not start" >&2; exit 124; }',
 ].join("\n");
 
-/** The supervisor: `$1` is the step's directory. */
+/**
+ * The supervisor: `$1` is the step's directory. It claims the step (so it runs once however often it
+ * was handed over), starts run.sh in a session of its own (one signal to that session reaches everything
+ * the step starts, and not the supervisor), waits for it and writes the exit code last, in one write.
+ */
 function supervisor(splitStderr: boolean): string {
   const redirect = splitStderr ? '2> "$1/err"' : "2>&1";
   return [
+    'set -C; { : > "$1/claim"; } 2>/dev/null || exit 0; set +C',
     `if command -v setsid >/dev/null 2>&1; then setsid sh "$1/run.sh" > "$1/out" ${redirect} & else sh "$1/run.sh" > "$1/out" ${redirect} & fi`,
     'echo $! > "$1/pid"',
-    'wait $!',
-    'echo $? > "$1/code.tmp"',
-    'mv "$1/code.tmp" "$1/code"',
+    "wait $!",
+    'echo $? > "$1/code"',
   ].join("\n");
 }
 
@@ -73,6 +97,8 @@ export async function shInContainer(ctx: StepContext, container: string, options
   const id = randomBytes(6).toString("hex");
   const agentDir = `${agentMount}/.berth/steps/${id}`;
   const targetDir = `${targetMount}/.berth/steps/${id}`;
+  // Per pod and container: a workspace on a shared claim may be seen by other pods.
+  const dispatcher = `.berth/dispatch/${ctx.agent.podName}-${container}`;
   const cwd = mapPath(ctx.cwd, agentMount, targetMount);
   const env = { ...Object.fromEntries(Object.entries(ctx.env).map(([k, v]) => [k, mapPath(v, agentMount, targetMount)])), POD_CONTAINER: container };
   const exports = Object.entries(env)
@@ -81,10 +107,15 @@ export async function shInContainer(ctx: StepContext, container: string, options
   const direct = options.script.startsWith("#!");
   const runScript = [`cd ${quote(cwd)} || exit 1`, ...exports, direct ? `exec ${quote(`${targetDir}/script.sh`)}` : `exec sh -xe ${quote(`${targetDir}/script.sh`)}`].join("\n");
 
-  const launched = await ctx.agent.exec(container, ["sh", "-c", LAUNCHER, "sh", targetDir, runScript, supervisor(options.returnStdout ?? false)], options.script);
-  if (launched.code !== 0) {
-    const why = launched.code === 125 ? `could not save the script in ${targetDir}` : launched.stderr.trim() || `exit code ${launched.code}`;
-    throw new StepError(`could not start the script in container ${container}: ${why}`);
+  const started = await ctx.agent.run([START, `${agentMount}/${dispatcher}/fifo`, agentDir, targetDir, runScript, supervisor(options.returnStdout ?? false)], { stdin: options.script }).result;
+  if (started.code === 125 || (started.error && started.code === null)) throw new StepError(`could not save the script in ${agentDir}: ${started.error ?? "exit code 125"}`);
+  if (started.code !== 0) {
+    // No dispatcher listens (the container's first step, or it died), or it did not take the step.
+    const launched = await ctx.agent.exec(container, ["sh", "-c", LAUNCHER, "sh", targetDir, `${targetMount}/${dispatcher}`, `${targetMount}/.berth/steps`, DISPATCHER]);
+    if (launched.code !== 0) {
+      const why = launched.code === 125 ? `${targetDir} is not on the workspace volume it shares with the agent` : launched.stderr.trim() || `exit code ${launched.code}`;
+      throw new StepError(`could not start the script in container ${container}: ${why}`);
+    }
   }
 
   const combined = new LogLines(ctx.log, ctx.masker, options.encoding);

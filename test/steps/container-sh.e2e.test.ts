@@ -69,3 +69,46 @@ test("an aborted step in another container is stopped with everything it started
   const left = await sh({ ...ctx, container: "maven" }, { script: "#!/bin/sh\npgrep -f 'sleep 300' | wc -l", returnStdout: true });
   assert.equal(String(left).trim(), "0");
 });
+
+/** The context with its pods/exec calls counted. */
+function countingExecs(ctx: StepContext): { ctx: StepContext; execs: () => number } {
+  let execs = 0;
+  const agent = { ...ctx.agent, exec: (...args: Parameters<StepContext["agent"]["exec"]>) => (execs++, ctx.agent.exec(...args)) };
+  return { ctx: { ...ctx, agent }, execs: () => execs };
+}
+
+test("only a container's first step uses pods/exec; later ones go through its dispatcher, also when started together", async (t) => {
+  const base = await podContext(t);
+  const { ctx, execs } = countingExecs(base);
+  const maven = { ...ctx, container: "maven" };
+  // Five steps at once in a container that has no dispatcher yet: each runs, once.
+  const outputs = await Promise.all([1, 2, 3, 4, 5].map((i) => sh(maven, { script: `echo step-${i} >> ran.txt; echo step-${i}`, returnStdout: true })));
+  assert.deepEqual(outputs, ["step-1\n", "step-2\n", "step-3\n", "step-4\n", "step-5\n"]);
+  assert.equal(String(await sh(maven, { script: "sort ran.txt", returnStdout: true })), "step-1\nstep-2\nstep-3\nstep-4\nstep-5\n");
+  const before = execs();
+  for (let i = 0; i < 5; i++) await sh(maven, { script: "true" });
+  assert.equal(execs(), before, "steps after the first used pods/exec");
+});
+
+test("a dead dispatcher is replaced, and a step handed over twice runs once", async (t) => {
+  const base = await podContext(t);
+  const { ctx, execs } = countingExecs(base);
+  const maven = { ...ctx, container: "maven" };
+  const dispatcherPid = `/home/jenkins/agent/.berth/dispatch/${ctx.agent.podName}-maven/pid`;
+  await sh(maven, { script: "true" });
+  await sh(maven, { script: `kill $(cat ${dispatcherPid})` });
+  let before = execs();
+  assert.equal(await sh(maven, { script: "echo after-kill", returnStdout: true }), "after-kill\n");
+  assert.equal(execs(), before + 1); // it found no dispatcher and started one
+  before = execs();
+  await sh(maven, { script: "true" });
+  assert.equal(execs(), before);
+
+  // A dispatcher that does not answer: the step is started through pods/exec; when the dispatcher wakes
+  // up and starts it too, the step's claim stops the second run.
+  await sh(maven, { script: `kill -STOP $(cat ${dispatcherPid})` });
+  assert.equal(await sh(maven, { script: "echo once >> once.txt; cat once.txt", returnStdout: true }), "once\n");
+  await ctx.agent.exec("maven", ["sh", "-c", `kill -CONT $(cat ${dispatcherPid})`]);
+  await sh(maven, { script: "true" }); // the woken dispatcher read the old hand-over before this one
+  assert.equal(await sh(maven, { script: "cat once.txt", returnStdout: true }), "once\n");
+});
