@@ -2,9 +2,9 @@
 // timeout, retry, sleep, parallel, catchError, warnError, waitUntil, input (reference §4, §5.2–§5.4).
 import { Closure, PipelineError, isMap, toStr, truthy, type Value } from "../pipeline/runtime/values.ts";
 import { toResult, worse, type Result } from "../pipeline/runtime/globals.ts";
-import type { StepCall } from "../pipeline/runtime/steps.ts";
+import { FAIL_FAST_CAUSE, NativeBranch, type StepCall } from "../pipeline/runtime/steps.ts";
 import type { LaunchError } from "../controller/provisioner.ts";
-import { ABORT, abort, childSignal, interruption, isInterruption, sleepFor, type Frame } from "./frame.ts";
+import { ABORT, INTERRUPTED, abort, childSignal, interruption, isInterruption, sleepFor, type Frame } from "./frame.ts";
 import { branchLog } from "./output.ts";
 import type { StepHandler } from "./services.ts";
 
@@ -163,13 +163,13 @@ const parallel: StepHandler = async (step, frame) => {
   await Promise.all(branches.map(async ([name, closure], i) => {
     const branchFrame: Frame = { ...frame, signal: signals[i]!.signal, log: branchLog(frame.log, name) };
     try {
-      if (!(closure instanceof Closure)) throw abort(`parallel: branch '${name}' is not a closure`, step);
+      if (!(closure instanceof Closure || closure instanceof NativeBranch)) throw abort(`parallel: branch '${name}' is not a closure`, step);
       results.set(name, await step.invoke(closure, [], undefined, branchFrame));
     } catch (e) {
       failures.push({ name, error: e });
       branchFrame.log.line(`Failed in branch ${name}`);
       if (failFast) {
-        const cause = interruption(`Failed in branch ${name}`);
+        const cause = new PipelineError(`Failed in branch ${name}`, INTERRUPTED, { line: 0, column: 0 }, FAIL_FAST_CAUSE);
         signals.forEach((s, j) => j !== i && s.abort(cause));
       }
     }

@@ -12,6 +12,10 @@ export interface NodeFrame {
   agent: LeasedAgent;
   /** The build's workspace, as the agent container sees it. */
   workspace: string;
+  /** The agent container's own environment. */
+  agentEnv: Readonly<Record<string, string>>;
+  /** Other containers' own environments, read when first needed (for `PATH+X`). */
+  containerEnv: Map<string, Promise<Record<string, string>>>;
 }
 
 export interface Frame {

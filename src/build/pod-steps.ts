@@ -62,12 +62,16 @@ const node: StepHandler = async (step, frame, build) => {
       },
       async (agent) => {
         const workspace = `${agentWorkingDir(agent)}/workspace/${build.jobName}`;
-        const made = await agent.run(["mkdir", "-p", workspace, `${workspace}@tmp`]).result;
+        const out: Buffer[] = [];
+        const made = await agent.run(["sh", "-c", 'mkdir -p "$1" "$1@tmp" && env', "sh", workspace], { onOutput: (stream, data) => stream === "stdout" && out.push(data) }).result;
         if (made.code !== 0) throw abort(`cannot create the workspace ${workspace} in pod ${agent.podName}: ${made.error ?? `exit code ${made.code}`}`, step);
         frame.log.line(`Running on ${agent.name} in ${workspace}`);
-        const env = { NODE_NAME: agent.name, NODE_LABELS: label ?? agent.name, WORKSPACE: workspace, WORKSPACE_TMP: `${workspace}@tmp`, EXECUTOR_NUMBER: "0" };
+        // The agent's own environment is the node's, as in Jenkins (env.PATH, env.HOME…); its secret is not.
+        const { JENKINS_SECRET: secret, ...agentEnv } = parseEnv(Buffer.concat(out).toString("utf8"));
+        if (secret) build.output.addSecrets([secret]);
+        const env = { ...agentEnv, NODE_NAME: agent.name, NODE_LABELS: label ?? agent.name, WORKSPACE: workspace, WORKSPACE_TMP: `${workspace}@tmp`, EXECUTOR_NUMBER: "0" };
         const { cwd: _cwd, container: _container, ...outer } = frame;
-        return step.body!(env, { ...outer, node: { agent, workspace } });
+        return step.body!(env, { ...outer, node: { agent, workspace, agentEnv, containerEnv: new Map() } });
       },
     );
   } catch (e) {
@@ -78,6 +82,18 @@ const node: StepHandler = async (step, frame, build) => {
     throw e;
   }
 };
+
+/** `env` output: NAME=value lines; a line that does not start a variable continues the previous value. */
+export function parseEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  let last: string | undefined;
+  for (const line of text.replace(/\n$/, "").split("\n")) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(line);
+    if (m) env[(last = m[1]!)] = m[2]!;
+    else if (last !== undefined) env[last] += `\n${line}`;
+  }
+  return env;
+}
 
 const container: StepHandler = async (step, frame) => {
   requireNode(frame, step);

@@ -9,11 +9,13 @@ import { sh as runSh, StepError } from "../steps/sh.ts";
 import { deleteDir, fileExists, readFile, writeFile } from "../steps/files.ts";
 import { archiveArtifacts } from "../steps/artifacts.ts";
 import { stash, unstash } from "../steps/stash.ts";
+import { junit } from "../steps/junit.ts";
 import { SecretMasker } from "../steps/masker.ts";
 import { abort, cwdOf, requireNode, type Frame, type NodeFrame } from "./frame.ts";
 import { secretsOf, type Credential } from "./credentials.ts";
 import { CheckoutError, checkoutDirectory, checkoutGit } from "./scm.ts";
 import type { BuildServices, StepHandler } from "./services.ts";
+import { parseEnv } from "./pod-steps.ts";
 
 const str = (step: StepCall, name: string): string | undefined => (step.args.get(name) == null ? undefined : toStr(step.args.get(name)!));
 const bool = (step: StepCall, name: string): boolean | undefined => (step.args.get(name) == null ? undefined : truthy(step.args.get(name)!));
@@ -48,7 +50,7 @@ const sh = onNode(async (step, frame, build) => {
       log: frame.log,
       cwd: cwdOf(frame),
       ...(frame.container ? { container: frame.container.name } : {}),
-      env: step.environment(),
+      env: await exportedEnvironment(step, frame),
       masker: new SecretMasker(build.output.secretValues()),
       signal: frame.signal,
     },
@@ -56,6 +58,36 @@ const sh = onNode(async (step, frame, build) => {
   );
   return result ?? null;
 });
+
+/**
+ * What a step exports into its container, as the plugin does: what the pipeline set, but not the agent's
+ * own values (so a container keeps its own PATH and HOME); `NAME+X=v` (withEnv) is put in front of the
+ * container's own NAME, as Jenkins means it to and the plugin does not (reference §5.5).
+ */
+async function exportedEnvironment(step: StepCall, frame: OnNode): Promise<Record<string, string>> {
+  const { agentEnv, agent } = frame.node;
+  const out: Record<string, string> = {};
+  const prefixes: [string, string][] = [];
+  for (const [name, value] of Object.entries(step.environment())) {
+    const plus = name.indexOf("+");
+    if (plus > 0) prefixes.push([name.slice(0, plus), value]);
+    else if (agentEnv[name] !== value) out[name] = value;
+  }
+  if (prefixes.length === 0) return out;
+  const target = frame.container?.name;
+  const own = target && target !== agent.agentContainer ? await containerEnvironment(frame, target) : agentEnv;
+  for (const [name, value] of prefixes) out[name] = [value, out[name] ?? own[name]].filter(Boolean).join(":");
+  return out;
+}
+
+function containerEnvironment(frame: OnNode, container: string): Promise<Record<string, string>> {
+  let env = frame.node.containerEnv.get(container);
+  if (!env) {
+    env = frame.node.agent.exec(container, ["env"]).then((r) => parseEnv(r.stdout), () => ({}));
+    frame.node.containerEnv.set(container, env);
+  }
+  return env;
+}
 
 const dir: StepHandler = async (step, frame) => {
   const node = requireNode(frame, step);
@@ -94,6 +126,12 @@ const files: Record<string, StepHandler> = {
     const flags = Object.fromEntries((["useDefaultExcludes", "allowEmpty"] as const).flatMap((k) => (bool(step, k) === undefined ? [] : [[k, bool(step, k)!]])));
     await stash(fileContext(frame), build.stashDir, { name: str(step, "name") ?? "", ...optional("includes"), ...optional("excludes"), ...flags });
     return null;
+  }),
+  junit: onNode(async (step, frame, build) => {
+    const flags = Object.fromEntries((["allowEmptyResults", "skipMarkingBuildUnstable", "keepLongStdio"] as const).flatMap((k) => (bool(step, k) === undefined ? [] : [[k, bool(step, k)!]])));
+    const { markUnstable, ...summary } = await junit(fileContext(frame), { testResults: str(step, "testResults") ?? "", ...flags });
+    if (markUnstable) build.currentBuild.setResult("UNSTABLE");
+    return new Map<Value, Value>(Object.entries(summary));
   }),
   unstash: onNode(async (step, frame, build) => {
     await unstash(fileContext(frame), build.stashDir, str(step, "name") ?? "");

@@ -177,8 +177,32 @@ pipeline {
 }`), { runtime });
   await interpreter.run();
   assert.deepEqual(runtime.calls.map((c) => `${c.name}(${[...c.args].map(([k, v]) => `${k}=${String(v)}`).join(",")})`), [
-    "node()", "timeout(time=1,unit=HOURS)", "retry(count=2)", "stage(name=s)", "timeout(time=5)", "node(label=x)", "echo(message=in)",
+    "node()", "checkout(scm=[object Map])", "timeout(time=1,unit=HOURS)", "retry(count=2)", "stage(name=s)", "timeout(time=5)", "node(label=x)", "checkout(scm=[object Map])", "echo(message=in)",
   ]);
+});
+
+test("skipDefaultCheckout: agents do not check out the source; parallel stages go through the parallel step with failFast", async () => {
+  const runtime = new FakeRuntime();
+  const interpreter = new Interpreter(parseOrThrow("J", `
+pipeline {
+  agent any
+  options { skipDefaultCheckout() }
+  stages {
+    stage('p') {
+      failFast true
+      parallel {
+        stage('a') { steps { echo 'a' } }
+        stage('b') { steps { echo 'b' } }
+      }
+    }
+  }
+}`), { runtime });
+  await interpreter.run();
+  const names = runtime.calls.map((c) => c.name);
+  assert.ok(!names.includes("checkout"));
+  const parallel = runtime.calls.find((c) => c.name === "parallel")!;
+  assert.deepEqual([...parallel.args.keys()], ["a", "b", "failFast"]);
+  assert.deepEqual(runtime.log.filter((l) => l === "a" || l === "b").sort(), ["a", "b"]);
 });
 
 test("a stage input directive asks the runtime; the submitted value becomes an env var of the stage", async () => {

@@ -6,7 +6,7 @@
 import type * as A from "../ast.ts";
 import type * as M from "../declarative-model.ts";
 import { PipelineError, toStr, truthy, isMap, type Value } from "./values.ts";
-import type { ExecutionContext } from "./steps.ts";
+import { FAIL_FAST_CAUSE, NativeBranch, type ExecutionContext } from "./steps.ts";
 import { postBlocksToRun, patternMatches, type Comparator } from "./conditions.ts";
 import { worse, type CurrentBuild, type Result } from "./globals.ts";
 import { bindStepArguments } from "./steps.ts";
@@ -32,19 +32,26 @@ class Run {
   firstError: unknown = null;
   failed = false;
   readonly host: DriverHost;
-  constructor(host: DriverHost) {
+  /** `options { skipDefaultCheckout() }` at the top: no agent checks out the source by itself. */
+  readonly skipCheckout: boolean;
+  /** `options { parallelsAlwaysFailFast() }`. */
+  readonly alwaysFailFast: boolean;
+  constructor(host: DriverHost, options: readonly M.Directive[]) {
     this.host = host;
+    this.skipCheckout = !checkoutWanted(options, false);
+    this.alwaysFailFast = options.some((o) => o.name === "parallelsAlwaysFailFast");
   }
 
   record(error: unknown): void {
     this.failed = true;
     this.firstError ??= error;
-    this.host.currentBuild.setResult(resultOf(error));
+    // A branch stopped because a sibling failed does not make the build ABORTED: the sibling's failure counts.
+    if (!(error instanceof PipelineError && error.value === FAIL_FAST_CAUSE)) this.host.currentBuild.setResult(resultOf(error));
   }
 }
 
 export async function runPipeline(p: M.Pipeline, host: DriverHost, ctx: ExecutionContext): Promise<void> {
-  const run = new Run(host);
+  const run = new Run(host, p.options);
   try {
     await withAgent(p.agent, host, ctx, async (inAgent) => {
       try {
@@ -62,15 +69,32 @@ export async function runPipeline(p: M.Pipeline, host: DriverHost, ctx: Executio
         run.record(e);
       }
       return null;
-    });
+    }, !run.skipCheckout);
   } catch (e) {
     run.record(e); // the agent itself could not be had: post cannot run without it
   }
   if (run.firstError) throw run.firstError;
 }
 
-async function withAgent(agent: M.Agent | null, host: DriverHost, ctx: ExecutionContext, body: (ctx: ExecutionContext) => Promise<Value>): Promise<Value> {
-  if (!agent || agent.type === "none") return body(ctx);
+/** Whether an agent checks out the source before its steps: yes, unless `skipDefaultCheckout` says otherwise. */
+function checkoutWanted(options: readonly M.Directive[], skippedAbove: boolean): boolean {
+  const skip = options.find((o) => o.name === "skipDefaultCheckout");
+  if (!skip) return !skippedAbove;
+  const value = skip.call.args[0] ?? skip.call.named[0]?.value;
+  return value !== undefined && value.kind === "Literal" && value.value === false;
+}
+
+/**
+ * Runs `body` on the agent the directive asks for. A node agent first checks out the source (`checkout
+ * scm`, Jenkins' "Declarative: Checkout SCM"), and the GIT_* values it returns become env vars.
+ */
+async function withAgent(agent: M.Agent | null, host: DriverHost, ctx: ExecutionContext, inner: (ctx: ExecutionContext) => Promise<Value>, checkout: boolean): Promise<Value> {
+  if (!agent || agent.type === "none") return inner(ctx);
+  const checkedOut = (next: (ctx: ExecutionContext) => Promise<Value>) => !checkout ? next : async (onNode: ExecutionContext) => {
+    const scm = await host.step("checkout", new Map<string, Value>([["scm", new Map<Value, Value>([["$symbol", "scm"]])]]), agent, onNode);
+    return next(isMap(scm) ? host.withEnv(onNode, Object.fromEntries([...scm].map(([k, v]) => [toStr(k), toStr(v)]))) : onNode);
+  };
+  const body = checkedOut(inner);
   switch (agent.type) {
     case "any": return host.step("node", new Map(), agent, ctx, body);
     case "label": return host.step("node", new Map([["label", await host.eval(agent.label, ctx)]]), agent, ctx, body);
@@ -90,10 +114,17 @@ async function withAgent(agent: M.Agent | null, host: DriverHost, ctx: Execution
       }
       if (!args.has("inheritFrom")) args.set("inheritFrom", ""); // declarative default: no implicit inheritance
       const defaultContainer = agent.options.defaultContainer ? toStr(await host.eval(agent.options.defaultContainer.value, ctx)) : null;
+      const retries = agent.options.retries ? Number(await host.eval(agent.options.retries.value, ctx)) : 1;
       return host.step("podTemplate", args, agent, ctx, (inTemplate) => {
         const label = args.get("label") ?? host.envValue("POD_LABEL", inTemplate);
-        return host.step("node", new Map([["label", label]]), agent, inTemplate, (onNode) =>
-          defaultContainer && defaultContainer !== "jnlp" ? host.step("container", new Map([["name", defaultContainer]]), agent, onNode, body) : body(onNode));
+        const inContainer = defaultContainer && defaultContainer !== "jnlp"
+          ? (onNode: ExecutionContext) => host.step("container", new Map([["name", defaultContainer]]), agent, onNode, inner)
+          : inner;
+        const onPod = (c: ExecutionContext) => host.step("node", new Map([["label", label]]), agent, c, checkedOut(inContainer));
+        if (!(retries > 1)) return onPod(inTemplate);
+        // `retries N` is the plugin's retry(count: N, conditions: [kubernetesAgent(), nonresumable()]) around node.
+        const conditions: Value[] = [new Map<Value, Value>([["$symbol", "kubernetesAgent"]]), new Map<Value, Value>([["$symbol", "nonresumable"]])];
+        return host.step("retry", new Map<string, Value>([["count", retries], ["conditions", conditions]]), agent, inTemplate, onPod);
       });
     }
     case "docker": case "dockerfile":
@@ -117,8 +148,10 @@ async function environment(entries: readonly M.EnvironmentEntry[], host: DriverH
   return current;
 }
 
-async function runStage(stage: M.Stage, run: Run, ctx: ExecutionContext): Promise<void> {
+/** Runs a stage; resolves with the error that failed its steps (recorded already), if one did. */
+async function runStage(stage: M.Stage, run: Run, ctx: ExecutionContext): Promise<unknown> {
   const { host } = run;
+  let failure: unknown;
   const name = toStr(await host.eval(stage.name, ctx));
   if (run.failed) {
     await host.step("stage", new Map<string, Value>([["name", name], ["skip", "earlier failure(s)"]]), stage, ctx);
@@ -136,13 +169,15 @@ async function runStage(stage: M.Stage, run: Run, ctx: ExecutionContext): Promis
           await stageBody(stage, run, withEnvironment);
         } catch (e) {
           run.record(e);
+          failure = e;
         } finally {
           await post(stage.post, run, withEnvironment, name);
         }
         return null;
-      });
+      }, checkoutWanted(stage.options, run.skipCheckout));
     });
   });
+  return failure;
 }
 
 /** The stage `input` directive: the runtime asks (or answers non-interactively); submitted values become env vars. */
@@ -188,9 +223,30 @@ async function stageBody(stage: M.Stage, run: Run, ctx: ExecutionContext): Promi
   switch (body.kind) {
     case "steps": await run.host.exec(body.steps.statements, ctx); return;
     case "stages": for (const s of body.stages) await runStage(s, run, ctx); return;
-    case "parallel": await Promise.all(body.stages.map((s) => runStage(s, run, ctx))); return;
-    case "matrix": await Promise.all((await matrixCells(body.matrix, run.host, ctx)).map((cell) => runStage(cell.stage, run, run.host.withEnv(ctx, cell.env)))); return;
+    case "parallel": await parallel(stage, body.stages.map((s) => ({ stage: s, env: {} })), run, ctx); return;
+    case "matrix": await parallel(stage, await matrixCells(body.matrix, run.host, ctx), run, ctx); return;
   }
+}
+
+/**
+ * Parallel stages (and matrix cells) go through the runtime's `parallel` step, which runs the branches
+ * concurrently and, with failFast (the stage's, or the `parallelsAlwaysFailFast()` option), stops the
+ * others when one fails. A branch fails when its stage did.
+ */
+async function parallel(parent: M.Stage, branches: { stage: M.Stage; env: Record<string, string> }[], run: Run, ctx: ExecutionContext): Promise<void> {
+  const { host } = run;
+  const args = new Map<string, Value>();
+  for (const b of branches) {
+    const name = toStr(await host.eval(b.stage.name, host.withEnv(ctx, b.env)));
+    args.set(name, new NativeBranch(async (c) => {
+      const failure = await runStage(b.stage, run, host.withEnv(c, b.env));
+      if (failure !== undefined) throw failure;
+      return null;
+    }));
+  }
+  const failFast = (parent.failFast && truthy(await host.eval(parent.failFast, ctx))) || run.alwaysFailFast;
+  if (failFast) args.set("failFast", true);
+  await host.step("parallel", args, parent, ctx);
 }
 
 /**

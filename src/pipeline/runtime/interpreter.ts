@@ -12,7 +12,7 @@ import { STEPS } from "../catalogue.ts";
 import { Scope } from "./scope.ts";
 import { Closure, Matcher, Pattern, PipelineError, equals, isMap, toStr, truthy, typeName, type GroovyMap, type GroovyObject, type Value } from "./values.ts";
 import { callBuiltin } from "./methods.ts";
-import { bindStepArguments, type ExecutionContext, type StepRuntime } from "./steps.ts";
+import { NativeBranch, bindStepArguments, type ExecutionContext, type StepRuntime } from "./steps.ts";
 import { ClassRef, CurrentBuild, KNOWN_STATIC_CLASSES, callStatic, staticField } from "./globals.ts";
 import { buildDeclarative, findPipelineCall } from "../declarative.ts";
 import type * as M from "../declarative-model.ts";
@@ -705,7 +705,7 @@ export class Interpreter {
       env: (n) => this.envValue(n, ctx),
       environment: () => this.environment(ctx),
       body: body ? (extra, frame) => body(this.layer(ctx, extra, frame)) : null,
-      invoke: (c, a = [], extra, frame) => this.callClosure(c, a, this.layer(ctx, extra, frame)),
+      invoke: (c, a = [], extra, frame) => (c instanceof NativeBranch ? c.run(this.layer(ctx, extra, frame)) : this.callClosure(c, a, this.layer(ctx, extra, frame))),
     }).catch(placed);
   }
 

@@ -29,8 +29,19 @@ export interface StepCall {
   /** Runs the step's block, optionally with extra environment variables layered on top and a new frame. */
   body: ((extraEnv?: Record<string, string>, frame?: object) => Promise<Value>) | null;
   /** Calls a closure passed as an argument (parallel branches, waitUntil conditions). */
-  invoke(closure: Closure, args?: Value[], extraEnv?: Record<string, string>, frame?: object): Promise<Value>;
+  invoke(closure: Closure | NativeBranch, args?: Value[], extraEnv?: Record<string, string>, frame?: object): Promise<Value>;
 }
+
+/** A parallel branch that is not a closure: a declarative stage, run by the driver in the context it is given. */
+export class NativeBranch {
+  readonly run: (ctx: ExecutionContext) => Promise<Value>;
+  constructor(run: (ctx: ExecutionContext) => Promise<Value>) {
+    this.run = run;
+  }
+}
+
+/** The cause a runtime gives the interruption of branches stopped because a sibling failed (failFast). */
+export const FAIL_FAST_CAUSE = "FailFastCause";
 
 /**
  * Executes steps. Besides the catalogue's steps it receives a few calls from the interpreter itself:
