@@ -104,6 +104,12 @@ export function decodeBody(raw: Buffer, contentType: string): unknown {
   }
 }
 
+/** The real server's default field manager: the User-Agent up to its first slash ("kubectl/v1.31…"). */
+export function managerFromUserAgent(userAgent: string | undefined): string {
+  const prefix = (userAgent ?? "").split("/")[0]?.trim() ?? "";
+  return prefix.slice(0, 128) || "unknown";
+}
+
 function tableMode(req: IncomingMessage, query: URLSearchParams): IncludeObject | undefined {
   const accept = String(req.headers.accept ?? "");
   if (!/as=Table/.test(accept)) return undefined;
@@ -184,6 +190,11 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
     authorize(user, { kind: "resource", verb, group: rt.group, resource: rt.plural, subresource, namespace, name }, rt, name ?? "");
     if (subresource !== undefined && !(subresource in rt.subresources)) throw pathNotFound();
     const contentType = String(req.headers["content-type"] ?? "application/json");
+    // A write names its field manager, or the real server takes one from the User-Agent (managed-fields.ts).
+    const tracked = !rt.virtual && (subresource === undefined || subresource === "status");
+    if (tracked && (method === "POST" || method === "PUT" || method === "PATCH") && !query.get("fieldManager") && !contentType.startsWith("application/apply-patch")) {
+      query.set("fieldManager", managerFromUserAgent(req.headers["user-agent"]));
+    }
     const needsBody = method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE";
     const body = needsBody ? decodeBody(await readBody(req), contentType) : undefined;
     const table = tableMode(req, query);

@@ -119,7 +119,7 @@ export function applyJsonPatch(target: unknown, ops: unknown): unknown {
 // Strategic merge patch. Lists merge by key only where the Kubernetes Go types say so; the table
 // below covers the kinds this server stores. Paths name fields only (list items are transparent).
 
-interface ListStrategy {
+export interface ListStrategy {
   mergeKey?: string;
   /** A list of primitives merged as a set (metadata.finalizers). */
   primitive?: boolean;
@@ -156,7 +156,7 @@ for (const list of ["spec.containers", "spec.initContainers", "spec.ephemeralCon
   for (const [field, key] of Object.entries(CONTAINER_LISTS)) LIST_STRATEGIES[`${list}.${field}`] = { mergeKey: key };
 }
 
-function strategyFor(path: string[]): ListStrategy | undefined {
+export function strategyFor(path: string[]): ListStrategy | undefined {
   return LIST_STRATEGIES[path.join(".")];
 }
 

@@ -2,6 +2,7 @@
 // patch, delete and deletecollection, plus the few kind-specific verbs (binding, namespace
 // finalize). Takes decoded requests and returns objects or throws ApiError; no HTTP here.
 import { randomUUID } from "node:crypto";
+import { LAST_APPLIED, applyConfiguration, applyCreateEntries, entriesOf, sameIgnoringTimes, trackUpdate } from "./managed-fields.ts";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from "./patch.ts";
 import { isTerminalPhase } from "./pods.ts";
 import { quotaStatus, quotaViolation, sumUsage } from "./quota.ts";
@@ -269,7 +270,7 @@ export class RestStore {
   // ----------------------------------------------------------------------------------------------
   // Create
 
-  create(rt: ResourceType, namespace: string | undefined, body: unknown, query: URLSearchParams): KubeObject {
+  create(rt: ResourceType, namespace: string | undefined, body: unknown, query: URLSearchParams, apply?: { manager: string }): KubeObject {
     const obj = this.#decode(rt, body, namespace);
     const meta = obj.metadata;
     if (meta.resourceVersion) {
@@ -298,6 +299,13 @@ export class RestStore {
     meta.creationTimestamp = formatTime(this.clock.now());
     // Of the kinds served here only pods track generation (since Kubernetes 1.33).
     if (rt === PODS) meta.generation = 1;
+    const manager = query.get("fieldManager");
+    if (manager && this.#tracksFields(rt)) {
+      const time = formatTime(this.clock.now());
+      const part = rt.hasStatusSubresource ? "main" : "all";
+      const entries = apply && isRecord(body) ? applyCreateEntries(body, apply.manager, groupVersionOf(rt), time, part) : trackUpdate([], undefined, obj, manager, groupVersionOf(rt), undefined, time);
+      if (entries.length > 0) meta.managedFields = entries;
+    }
     if (isDryRun(query)) return this.served(rt, obj);
     const stored = this.storage.put(rt.storageKey, obj, undefined);
     if (rt === NAMESPACES) this.hooks.namespaceCreated(name);
@@ -347,8 +355,30 @@ export class RestStore {
     return this.#writeUpdate(rt, existing, incoming, query, subresource);
   }
 
-  #writeUpdate(rt: ResourceType, existing: KubeObject, incoming: KubeObject, query: URLSearchParams, subresource?: string): KubeObject {
+  /** Kinds whose objects carry managedFields (not events: many, written once, never applied). */
+  #tracksFields(rt: ResourceType): boolean {
+    return rt.storageKey !== "events";
+  }
+
+  /**
+   * The managedFields of an update: an apply's own result, a list the client changed on purpose
+   * (kubectl rewrites them when it moves client-side apply to server-side apply; `[{}]` clears
+   * them), or the existing list with the manager owning what it changed.
+   */
+  #managedFieldsAfter(rt: ResourceType, existing: KubeObject, next: KubeObject, sent: unknown, query: URLSearchParams, subresource: string | undefined, applied: unknown[] | undefined): unknown[] | undefined {
+    if (!this.#tracksFields(rt)) return existing.metadata.managedFields;
+    if (applied) return applied;
+    if (subresource !== "status" && Array.isArray(sent) && sent.length > 0 && !deepEqual(sent, existing.metadata.managedFields)) {
+      return sent.every((e) => isRecord(e) && Object.keys(e).length === 0) ? undefined : sent;
+    }
+    const manager = query.get("fieldManager");
+    if (!manager) return existing.metadata.managedFields;
+    return trackUpdate(entriesOf(existing), existing, next, manager, groupVersionOf(rt), subresource, formatTime(this.clock.now()));
+  }
+
+  #writeUpdate(rt: ResourceType, existing: KubeObject, incoming: KubeObject, query: URLSearchParams, subresource?: string, applied?: unknown[]): KubeObject {
     const name = existing.metadata.name as string;
+    const sentManagedFields = incoming.metadata.managedFields;
     const expectedRV = incoming.metadata.resourceVersion;
     if (expectedRV && expectedRV !== existing.metadata.resourceVersion) throw conflict(resourceName(rt), name, STALE_OBJECT);
     let next: KubeObject;
@@ -378,7 +408,13 @@ export class RestStore {
     if (!deepEqual(specOf(next), specOf(existing)) && existing.metadata.generation !== undefined) {
       next.metadata.generation = existing.metadata.generation + 1;
     }
-    if (deepEqual(next, existing)) return this.served(rt, existing);
+    const managedFields = this.#managedFieldsAfter(rt, existing, next, sentManagedFields, query, subresource, applied);
+    if (managedFields && managedFields.length > 0) next.metadata.managedFields = managedFields;
+    else delete next.metadata.managedFields;
+    const { managedFields: _next, ...nextMeta } = next.metadata;
+    const { managedFields: _existing, ...existingMeta } = existing.metadata;
+    // A write that changes nothing but the time of a manager's entry is no write.
+    if (deepEqual({ ...next, metadata: nextMeta }, { ...existing, metadata: existingMeta }) && sameIgnoringTimes(next.metadata.managedFields, existing.metadata.managedFields)) return this.served(rt, existing);
     if (isDryRun(query)) return this.served(rt, next);
     if (this.#readyToRemove(next)) return this.served(rt, this.#remove(rt, next));
     return this.served(rt, this.storage.put(rt.storageKey, next, existing));
@@ -409,14 +445,32 @@ export class RestStore {
   patch(rt: ResourceType, namespace: string | undefined, name: string, contentType: string, body: unknown, query: URLSearchParams, subresource?: string): { object: KubeObject; created: boolean } {
     const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
     const existing = this.storage.get(rt.storageKey, namespace ?? "", name);
+    let applied: unknown[] | undefined;
     if (type === "application/apply-patch+yaml") {
-      if (!query.get("fieldManager")) {
+      const manager = query.get("fieldManager");
+      if (!manager) {
         throw invalid("PatchOptions", "meta.k8s.io", "", [fieldErrors.required("fieldManager", "is required for apply patch")]);
       }
+      if (!isRecord(body)) throw badRequest("error decoding YAML: the apply configuration must be an object");
       if (!existing) {
         if (subresource) throw notFound(resourceName(rt), name);
-        const obj = isRecord(body) ? { ...body, metadata: { ...(isRecord(body.metadata) ? body.metadata : {}), name } } : body;
-        return { object: this.create(rt, namespace, obj, query), created: true };
+        const obj = { ...body, metadata: { ...(isRecord(body.metadata) ? body.metadata : {}), name } };
+        return { object: this.create(rt, namespace, obj, query, { manager }), created: true };
+      }
+      if (this.#tracksFields(rt)) {
+        const force = parseBool(query.get("force")) ?? false;
+        const part = subresource === "status" ? "status" : rt.hasStatusSubresource ? "main" : "all";
+        const lastAppliedText = existing.metadata.annotations?.[LAST_APPLIED];
+        let lastApplied: JsonRecord | undefined;
+        try {
+          const parsed = lastAppliedText ? (JSON.parse(lastAppliedText) as unknown) : undefined;
+          if (isRecord(parsed)) lastApplied = parsed;
+        } catch {
+          // An unreadable annotation allows nothing.
+        }
+        const result = applyConfiguration(entriesOf(existing), this.served(rt, existing), body, { manager, force, apiVersion: groupVersionOf(rt), subresource, time: formatTime(this.clock.now()), part, lastApplied }, (live, config) => applyStrategicMergePatch(live, config) as JsonRecord);
+        applied = result.entries;
+        return { object: this.#writePatched(rt, namespace, name, existing, result.object, query, subresource, applied), created: false };
       }
     }
     if (!existing) throw notFound(resourceName(rt), name);
@@ -437,12 +491,16 @@ export class RestStore {
       default:
         throw unsupportedPatchType();
     }
+    return { object: this.#writePatched(rt, namespace, name, existing, patched, query, subresource, applied), created: false };
+  }
+
+  #writePatched(rt: ResourceType, namespace: string | undefined, name: string, existing: KubeObject, patched: unknown, query: URLSearchParams, subresource: string | undefined, applied: unknown[] | undefined): KubeObject {
     if (!isRecord(patched)) throw new ApiError(422, "Invalid", "the patch produced a document that is not an object");
     if (isRecord(patched.metadata) && patched.metadata.name !== name) {
       throw badRequest(`the name of the object (${String(patched.metadata.name)}) does not match the name on the URL (${name})`);
     }
     const incoming = this.#decode(rt, patched, namespace);
-    return { object: this.#writeUpdate(rt, existing, incoming, query, subresource), created: false };
+    return this.#writeUpdate(rt, existing, incoming, query, subresource, applied);
   }
 
   // ----------------------------------------------------------------------------------------------

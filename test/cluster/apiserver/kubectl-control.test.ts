@@ -101,3 +101,38 @@ for (const { minor, binary } of versions) {
     assert.equal(gone.status, 404);
   });
 }
+
+for (const { minor, binary } of versions) {
+  if (!binary) continue;
+  const name = `kubectl 1.${minor}`;
+  const ns = `ssa-${minor}`;
+  const run = (args: string[], input?: string): Promise<string> => ok(binary, minor, args, input);
+  const settings = (data: Record<string, string>): string => JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: ns }, data });
+
+  test(`${name}: apply --server-side by two field managers conflicts; --force-conflicts takes over`, async () => {
+    await run(["create", "namespace", ns]);
+    assert.match(await run(["apply", "--server-side", "--field-manager=team-a", "-f", "-"], settings({ size: "1", colour: "red" })), /configmap\/settings serverside-applied/);
+    const conflict = await kubectl(binary, minor, ["apply", "--server-side", "--field-manager=team-b", "-f", "-"], settings({ size: "2" }));
+    assert.notEqual(conflict.code, 0);
+    assert.match(conflict.stderr, /Apply failed with 1 conflict: conflict with "team-a": \.data\.size/);
+    assert.match(conflict.stderr, /--force-conflicts/, "kubectl recognises the conflict and explains how to resolve it");
+    assert.match(await run(["apply", "--server-side", "--field-manager=team-b", "--force-conflicts", "-f", "-"], settings({ size: "2" })), /serverside-applied/);
+    const yaml = await run(["get", "configmap", "settings", "-n", ns, "-o", "yaml", "--show-managed-fields"]);
+    assert.match(yaml, /manager: team-a\n\s+operation: Apply/);
+    assert.match(yaml, /manager: team-b\n\s+operation: Apply/);
+    assert.doesNotMatch(await run(["get", "configmap", "settings", "-n", ns, "-o", "yaml"]), /managedFields/, "kubectl hides them by default");
+    // team-a stops applying colour: it goes; size now belongs to team-b and stays.
+    await run(["apply", "--server-side", "--field-manager=team-a", "-f", "-"], settings({}));
+    assert.equal(await run(["get", "configmap", "settings", "-n", ns, "-o", "jsonpath={.data}"]), '{"size":"2"}');
+  });
+
+  test(`${name}: client-side apply, then server-side apply of a changed field`, async () => {
+    const web = (image: string): string => JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "web", namespace: ns }, spec: { containers: [{ name: "main", image }] } });
+    assert.match(await run(["apply", "-f", "-"], web("nginx:1.26")), /pod\/web created/);
+    assert.match(await run(["apply", "--server-side", "-f", "-"], web("nginx:1.27")), /pod\/web serverside-applied/);
+    assert.equal(await run(["get", "pod", "web", "-n", ns, "-o", "jsonpath={.spec.containers[0].image}"]), "nginx:1.27");
+    // A different manager changing the image now conflicts with kubectl's apply.
+    const conflict = await kubectl(binary, minor, ["apply", "--server-side", "--field-manager=other", "-f", "-"], web("nginx:1.28"));
+    assert.match(conflict.stderr, /conflict with "kubectl": \.spec\.containers\[name="main"\]\.image/);
+  });
+}
