@@ -111,6 +111,9 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
     return 2;
   }
   const workdir = env.JENKINS_AGENT_WORKDIR || process.cwd();
+  // The workspace is shared with the pod's other containers, which may run as other users: what the
+  // agent and its steps create there must be theirs to read and write too (as for steps in them).
+  process.umask(0);
   mkdirSync(workdir, { recursive: true });
   const endpoint = new URL("agent/connect", url);
   endpoint.protocol = endpoint.protocol === "https:" ? "wss:" : "ws:";

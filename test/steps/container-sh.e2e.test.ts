@@ -112,3 +112,29 @@ test("a dead dispatcher is replaced, and a step handed over twice runs once", as
   await sh(maven, { script: "true" }); // the woken dispatcher read the old hand-over before this one
   assert.equal(await sh(maven, { script: "cat once.txt", returnStdout: true }), "once\n");
 });
+
+test("containers running as different users share the workspace: each reads, changes and removes the others' files", async (t) => {
+  const { controller } = await startEmbeddedController(t, [
+    {
+      name: "users",
+      label: "users",
+      containers: [
+        { name: "alice", image: "maven:3", command: "sleep 3600", runAsUser: "1000" },
+        { name: "bob", image: "golang:1", command: "sleep 3600", runAsUser: "2000", runAsGroup: "2000" },
+      ],
+    },
+  ]);
+  const agent = await controller.requestAgent({ label: "users", log: new Log() });
+  await agent.run(["mkdir", "-p", WORKSPACE]).result;
+  const ctx: StepContext = { agent, log: new Log(), cwd: WORKSPACE, env: {}, masker: new SecretMasker([]) };
+  await sh(ctx, { script: "mkdir -p shared && echo from-agent > shared/agent.txt" });
+  const alice = { ...ctx, container: "alice" };
+  const bob = { ...ctx, container: "bob" };
+  assert.equal(await sh(alice, { script: "id -u", returnStdout: true }), "1000\n");
+  assert.equal(await sh(bob, { script: "id -u", returnStdout: true }), "2000\n");
+  await sh(alice, { script: "echo from-alice >> shared/agent.txt; mkdir -p shared/alice && echo a > shared/alice/a.txt" });
+  await sh(bob, { script: "echo from-bob >> shared/alice/a.txt; echo b > shared/bob.txt; cat shared/agent.txt" });
+  await sh(alice, { script: "cat shared/bob.txt; echo more >> shared/bob.txt; rm shared/bob.txt" });
+  assert.equal(await sh(ctx, { script: "cat shared/agent.txt shared/alice/a.txt; ls shared", returnStdout: true }), "from-agent\nfrom-alice\na\nfrom-bob\nagent.txt\nalice\n");
+  await sh(ctx, { script: "rm -rf shared" });
+});
