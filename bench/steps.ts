@@ -3,11 +3,16 @@
 //   1. 20 sequential `sh 'date'` inside container('x') (JENKINS-50429 measured 12 s after its fix; goal <= 1 s);
 //   2. per-step overhead of `sh 'true'` in the agent container and in another container, p50, against
 //      `sh -c true` run directly on this host in the same run (the ratio);
-//   3. log throughput of a step printing 200 MB into the build log (goal >= 50 MB/s), controller memory flat.
+//   3. log throughput of a step printing 200 MB into the build log (goal >= 50 MB/s), controller memory flat;
+//   4. stash and unstash of 100 MB in 800 files (to the controller's disk and back), controller memory.
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Controller, type BuildLog } from "../src/controller/provisioner.ts";
 import { startAgentEndpoint } from "../src/controller/agent-hub.ts";
 import { sh, type StepContext } from "../src/steps/sh.ts";
+import { stash, unstash } from "../src/steps/stash.ts";
 import { SecretMasker } from "../src/steps/masker.ts";
 import type { Cloud } from "../src/templates/model.ts";
 import { percentile, startClusterProcess } from "./support.ts";
@@ -69,6 +74,25 @@ try {
   console.log(
     `3. log throughput: ${(bytes / 1024 / 1024).toFixed(0)} MB in ${seconds.toFixed(1)} s = ${(bytes / 1024 / 1024 / seconds).toFixed(1)} MB/s (goal >= 50 MB/s); ` +
       `controller RSS +${((rssPeak - rssBefore) / 1024 / 1024).toFixed(0)} MB at peak`,
+  );
+
+  await sh(ctx, { script: "#!/bin/sh\nfor d in $(seq 1 8); do mkdir -p tree/d$d; for f in $(seq 1 100); do head -c 131072 /dev/urandom > tree/d$d/f$f; done; done" });
+  const stashes = mkdtempSync(join(tmpdir(), "berth-bench-stash-"));
+  globalThis.gc?.();
+  const memBefore = process.memoryUsage().rss;
+  let memPeak = memBefore;
+  const memSampler = setInterval(() => (memPeak = Math.max(memPeak, process.memoryUsage().rss)), 100);
+  started = performance.now();
+  await stash(ctx, stashes, { name: "tree", includes: "tree/" });
+  const stashed = (performance.now() - started) / 1000;
+  started = performance.now();
+  await unstash({ ...ctx, cwd: `${cwd}/restored` }, stashes, "tree");
+  const unstashed = (performance.now() - started) / 1000;
+  clearInterval(memSampler);
+  rmSync(stashes, { recursive: true, force: true });
+  console.log(
+    `4. stash 100 MB (800 files): ${stashed.toFixed(1)} s = ${(100 / stashed).toFixed(0)} MB/s; unstash: ${unstashed.toFixed(1)} s = ${(100 / unstashed).toFixed(0)} MB/s; ` +
+      `controller RSS +${((memPeak - memBefore) / 1024 / 1024).toFixed(0)} MB at peak`,
   );
   await agent.release({ failed: false });
 } finally {
