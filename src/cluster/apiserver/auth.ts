@@ -107,3 +107,59 @@ export function userFromClientCertificate(socket: PeerCertificateSource): UserIn
   const organisations = subject?.O === undefined ? [] : Array.isArray(subject.O) ? subject.O : [subject.O];
   return { username, groups: [...organisations, "system:authenticated"] };
 }
+
+/** What Impersonate-* headers ask for (kubectl --as, --as-group, --as-uid; client-go's ImpersonationConfig). */
+export interface ImpersonationRequest {
+  username?: string;
+  groups: string[];
+  uid?: string;
+  extra: Record<string, string[]>;
+}
+
+/** Reads the Impersonate-* headers (each given once per value); undefined when there are none. */
+export function impersonationRequest(headers: Record<string, string[] | undefined>): ImpersonationRequest | undefined {
+  const request: ImpersonationRequest = { groups: [], extra: {} };
+  let any = false;
+  for (const [name, values] of Object.entries(headers)) {
+    if (!values || !name.startsWith("impersonate-")) continue;
+    any = true;
+    if (name === "impersonate-user") request.username = values[0];
+    else if (name === "impersonate-group") request.groups.push(...values);
+    else if (name === "impersonate-uid") request.uid = values[0];
+    else if (name.startsWith("impersonate-extra-")) {
+      const key = decodeURIComponent(name.slice("impersonate-extra-".length));
+      request.extra[key] = [...(request.extra[key] ?? []), ...values];
+    }
+  }
+  return any ? request : undefined;
+}
+
+/**
+ * The checks an impersonation needs, each an RBAC `impersonate` on what is impersonated: users (or a
+ * service account in its namespace), groups, uids and user extras.
+ */
+export function impersonationChecks(request: ImpersonationRequest): Attributes[] {
+  const checks: Attributes[] = [];
+  const username = request.username ?? "";
+  const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(username);
+  if (sa) checks.push({ kind: "resource", verb: "impersonate", group: "", resource: "serviceaccounts", namespace: sa[1], name: sa[2] });
+  else checks.push({ kind: "resource", verb: "impersonate", group: "", resource: "users", name: username });
+  for (const group of request.groups) checks.push({ kind: "resource", verb: "impersonate", group: "", resource: "groups", name: group });
+  if (request.uid !== undefined) checks.push({ kind: "resource", verb: "impersonate", group: "authentication.k8s.io", resource: "uids", name: request.uid });
+  for (const [key, values] of Object.entries(request.extra)) {
+    for (const value of values) checks.push({ kind: "resource", verb: "impersonate", group: "authentication.k8s.io", resource: "userextras", subresource: key, name: value });
+  }
+  return checks;
+}
+
+/** The user a permitted impersonation acts as, with the groups the real server adds. */
+export function impersonatedUser(request: ImpersonationRequest): UserInfo {
+  const username = request.username ?? "";
+  const groups = [...request.groups];
+  const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(username);
+  if (sa && request.groups.length === 0) groups.push("system:serviceaccounts", `system:serviceaccounts:${sa[1]}`);
+  if (username === "system:anonymous") {
+    if (!groups.includes("system:unauthenticated")) groups.push("system:unauthenticated");
+  } else if (!groups.includes("system:authenticated")) groups.push("system:authenticated");
+  return { username, groups, ...(request.uid !== undefined ? { uid: request.uid } : {}), ...(Object.keys(request.extra).length > 0 ? { extra: request.extra } : {}) };
+}

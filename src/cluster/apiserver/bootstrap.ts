@@ -91,6 +91,7 @@ const DEFAULT_CLUSTER_ROLES: KubeObject[] = [
     rules: [
       { apiGroups: [""], resources: [...WORKLOAD_RESOURCES, "secrets", "pods/exec", "pods/attach", "pods/portforward", "serviceaccounts/token"], verbs: [...READ, ...WRITE] },
       { apiGroups: ["events.k8s.io", "coordination.k8s.io"], resources: ["events", "leases"], verbs: [...READ, ...WRITE] },
+      { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["impersonate"] },
     ],
   },
   {
@@ -99,6 +100,7 @@ const DEFAULT_CLUSTER_ROLES: KubeObject[] = [
       { apiGroups: [""], resources: [...WORKLOAD_RESOURCES, "secrets", "pods/exec", "pods/attach", "pods/portforward", "serviceaccounts/token"], verbs: [...READ, ...WRITE] },
       { apiGroups: ["events.k8s.io", "coordination.k8s.io"], resources: ["events", "leases"], verbs: [...READ, ...WRITE] },
       { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: [...READ, ...WRITE] },
+      { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["impersonate"] },
     ],
   },
 ];

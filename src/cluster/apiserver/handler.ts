@@ -3,7 +3,7 @@
 // handler never lets an exception escape to the server.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseYaml } from "yaml";
-import { forbiddenReason, userFromClientCertificate, type PeerCertificateSource, type Attributes, type Authenticator, type Authorizer, type UserInfo } from "./auth.ts";
+import { forbiddenReason, impersonatedUser, impersonationChecks, impersonationRequest, userFromClientCertificate, type PeerCertificateSource, type Attributes, type Authenticator, type Authorizer, type UserInfo } from "./auth.ts";
 import {
   aggregatedContentType,
   aggregatedDiscovery,
@@ -153,6 +153,24 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
     throw forbidden(subject, name, reason);
   };
 
+  /** Impersonate-* headers: every part must be allowed by the `impersonate` verb (reference §1.2). */
+  const impersonate = (user: UserInfo, request: NonNullable<ReturnType<typeof impersonationRequest>>): UserInfo => {
+    if (request.username === undefined || request.username === "") {
+      if (request.groups.length > 0 || request.uid !== undefined || Object.keys(request.extra).length > 0) {
+        throw badRequest("requested impersonation of groups, uid or extras without impersonating a user");
+      }
+      throw badRequest("Impersonate-User must not be empty");
+    }
+    for (const check of impersonationChecks(request)) {
+      if (check.kind !== "resource") continue;
+      const decision = options.authorizer.authorize(user, check);
+      if (decision.allowed) continue;
+      const resource = check.subresource ? `${check.resource}/${check.subresource}` : check.resource;
+      throw forbidden({ resource, group: check.group }, check.name ?? "", forbiddenReason(user, check) + (decision.reason ? `: ${decision.reason}` : ""));
+    }
+    return impersonatedUser(request);
+  };
+
   const handleVirtualCreate = (rt: ResourceType, user: UserInfo, body: unknown): Reply => {
     if (!isRecord(body)) throw badRequest("a request body is required");
     const spec = isRecord(body.spec) ? body.spec : {};
@@ -300,6 +318,8 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
       if (bearer || !ANONYMOUS_PATHS.has(url.pathname)) throw unauthorized();
       user = { username: "system:anonymous", groups: ["system:unauthenticated"] };
     }
+    const impersonation = impersonationRequest(req.headersDistinct);
+    if (impersonation) user = impersonate(user, impersonation);
     const r = route(url.pathname);
     if (r?.kind === "resource") return handleResource(req, res, r, query, user);
     // Version and health are public, as the real server's system:public-info-viewer role makes them.

@@ -112,7 +112,28 @@ function localRefs(f: Map<number, Field[]>, n: number): JsonRecord[] {
   return (f.get(n) ?? []).filter(Buffer.isBuffer).map((b) => compact({ name: string(readMessage(b), 1) }));
 }
 
+function messages(f: Map<number, Field[]>, n: number): Map<number, Field[]>[] {
+  return (f.get(n) ?? []).filter(Buffer.isBuffer).map(readMessage);
+}
+
+// rbac.authorization.k8s.io/v1 (kubectl create role|clusterrole|rolebinding|clusterrolebinding).
+const policyRules = (f: Map<number, Field[]>): JsonRecord[] =>
+  messages(f, 2).map((r) => compact({ verbs: strings(r, 1), apiGroups: strings(r, 2), resources: strings(r, 3), resourceNames: strings(r, 4), nonResourceURLs: strings(r, 5) }));
+
+const roleBinding = (f: Map<number, Field[]>): JsonRecord => {
+  const ref = sub(f, 3);
+  return compact({
+    metadata: objectMeta(sub(f, 1)),
+    subjects: messages(f, 2).map((s) => compact({ kind: string(s, 1), apiGroup: string(s, 2), name: string(s, 3), namespace: string(s, 4) })),
+    roleRef: compact({ apiGroup: string(ref, 1), kind: string(ref, 2), name: string(ref, 3) }),
+  });
+};
+
 const DECODERS: Record<string, (f: Map<number, Field[]>) => JsonRecord> = {
+  Role: (f) => compact({ metadata: objectMeta(sub(f, 1)), rules: policyRules(f) }),
+  ClusterRole: (f) => compact({ metadata: objectMeta(sub(f, 1)), rules: policyRules(f) }),
+  RoleBinding: roleBinding,
+  ClusterRoleBinding: roleBinding,
   ConfigMap: (f) => compact({ metadata: objectMeta(sub(f, 1)), data: map(f, 2), binaryData: map(f, 3, true), immutable: bool(f, 4) }),
   Secret: (f) => compact({ metadata: objectMeta(sub(f, 1)), data: map(f, 2, true), type: string(f, 3), stringData: map(f, 4), immutable: bool(f, 5) }),
   Namespace: (f) => compact({ metadata: objectMeta(sub(f, 1)), spec: compact({ finalizers: strings(sub(f, 2), 1) }) }),

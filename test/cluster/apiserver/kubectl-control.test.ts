@@ -136,3 +136,57 @@ for (const { minor, binary } of versions) {
     assert.match(conflict.stderr, /conflict with "kubectl": \.spec\.containers\[name="main"\]\.image/);
   });
 }
+
+for (const { minor, binary } of versions) {
+  if (!binary) continue;
+  const name = `kubectl 1.${minor}`;
+  const ns = `imp-${minor}`;
+  const run = (args: string[], input?: string): Promise<string> => ok(binary, minor, args, input);
+
+  test(`${name}: --as and --as-group impersonate, checked by RBAC's impersonate verb`, async () => {
+    await run(["create", "namespace", ns]);
+    // The admin may impersonate anyone; bob may do nothing yet.
+    const whoami = await run(["auth", "whoami", "--as=bob", "--as-group=devs", "-o", "json"]);
+    const info = JSON.parse(whoami).status.userInfo;
+    assert.equal(info.username, "bob");
+    assert.deepEqual(info.groups, ["devs", "system:authenticated"]);
+    const denied = await kubectl(binary, minor, ["get", "pods", "-n", ns, "--as=bob"]);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /pods is forbidden: User "bob" cannot list resource "pods" in API group "" in the namespace/);
+    await run(["create", "rolebinding", "devs-view", "-n", ns, "--clusterrole=view", "--group=devs"]);
+    assert.equal((await kubectl(binary, minor, ["get", "pods", "-n", ns, "--as=bob"])).code, 1, "bob alone is not in devs");
+    await run(["get", "pods", "-n", ns, "--as=bob", "--as-group=devs"]);
+    assert.equal((await run(["auth", "can-i", "list", "pods", "-n", ns, "--as=bob", "--as-group=devs"])).trim(), "yes");
+
+    // A service account may impersonate only what RBAC lets it.
+    await run(["create", "serviceaccount", "robot", "-n", ns]);
+    const token = (await run(["create", "token", "robot", "-n", ns])).trim();
+    const asRobot = (args: string[]): Promise<Result> => kubectl(binary, minor, ["--token", token, ...args]);
+    const refused = await asRobot(["get", "pods", "-n", ns, "--as=bob"]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /users "bob" is forbidden: User "system:serviceaccount:[^"]+:robot" cannot impersonate resource "users" in API group "" at the cluster scope/);
+    await run(["create", "clusterrole", `impersonate-bob-${minor}`, "--verb=impersonate", "--resource=users", "--resource-name=bob"]);
+    await run(["create", "clusterrolebinding", `robot-impersonates-${minor}`, `--clusterrole=impersonate-bob-${minor}`, `--serviceaccount=${ns}:robot`]);
+    assert.equal((await asRobot(["get", "pods", "-n", ns, "--as=bob"])).code, 1, "bob may not list pods");
+    const groupRefused = await asRobot(["get", "pods", "-n", ns, "--as=bob", "--as-group=devs"]);
+    assert.match(groupRefused.stderr, /groups "devs" is forbidden: User "system:serviceaccount:[^"]+:robot" cannot impersonate resource "groups"/);
+    await run(["create", "clusterrole", `impersonate-devs-${minor}`, "--verb=impersonate", "--resource=groups", "--resource-name=devs"]);
+    await run(["create", "clusterrolebinding", `robot-impersonates-devs-${minor}`, `--clusterrole=impersonate-devs-${minor}`, `--serviceaccount=${ns}:robot`]);
+    const allowed = await asRobot(["get", "configmaps", "-n", ns, "--as=bob", "--as-group=devs", "-o", "name"]);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.match(allowed.stdout, /configmap\/kube-root-ca.crt/);
+  });
+}
+
+test("impersonation on the wire: service accounts get their groups; groups without a user are 400", async () => {
+  const asSa = await call(server, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }, { "Impersonate-User": "system:serviceaccount:default:default", "Impersonate-Extra-Reason%2Fwhy": "testing" });
+  assert.equal(asSa.status, 201);
+  assert.deepEqual(asSa.body.status.userInfo, {
+    username: "system:serviceaccount:default:default",
+    groups: ["system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"],
+    extra: { "reason/why": ["testing"] },
+  });
+  const noUser = await call(server, "GET", "/api/v1/namespaces/default/pods", undefined, { "Impersonate-Group": "devs" });
+  assert.equal(noUser.status, 400);
+  assert.equal(noUser.body.kind, "Status");
+});
