@@ -67,6 +67,8 @@ export interface LeasedAgent {
   pod(): V1Pod | undefined;
   /** The log of one of the pod's containers, as the API server's pods/log gives it. */
   containerLog(container: string, options?: { tailLines?: number; sinceSeconds?: number; limitBytes?: number }): Promise<string>;
+  /** Values of the pod's secret-backed env vars (secretEnvVar, secretKeyRef), for masking. */
+  secretEnvValues(): Promise<string[]>;
   /** Resolves if the pod is lost while the build holds it (eviction, deletion, node loss). */
   lost: Promise<Verdict>;
   /** The reason the pod was lost, if it was. */
@@ -235,10 +237,23 @@ export class Lease {
       pod: () => this.state.watch.get(this.name) ?? this.pod,
       containerLog: async (container, options = {}) =>
         String(await this.state.client.core.readNamespacedPodLog({ namespace: this.namespace, name: this.name, container, ...options })),
+      secretEnvValues: () => this.secretEnvValues(),
       lost: this.lost,
       lostVerdict: () => this.lostReason,
       release: (outcome) => this.release(outcome),
     };
+  }
+
+  /** Values of the pod's env vars taken from secrets (secretEnvVar): the build masks them. Unreadable ones are skipped. */
+  private async secretEnvValues(): Promise<string[]> {
+    const pod = this.state.watch.get(this.name) ?? this.pod;
+    const refs = (pod?.spec?.containers ?? []).flatMap((c) => c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : []));
+    const values = await Promise.all(refs.map(async (ref) => {
+      const secret = await this.state.client.core.readNamespacedSecret({ namespace: this.namespace, name: ref.name! }).catch(() => undefined);
+      const data = secret?.data?.[ref.key];
+      return data === undefined ? [] : [Buffer.from(data, "base64").toString("utf8")];
+    }));
+    return values.flat();
   }
 
   private async release(outcome: { failed: boolean }): Promise<void> {

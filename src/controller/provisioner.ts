@@ -207,6 +207,7 @@ export class Controller implements LeaseOwner {
       const agentIdentity = { name, secret, controllerUrl: this.options.controllerUrl, proxyEnv: proxyVariables(process.env) };
       const rendered = renderPod({ cloud, template, agent: agentIdentity, ...(request.templates ? { extraTemplates: request.templates } : {}) });
       for (const warning of rendered.resolved.warnings) log.line(`WARNING: ${warning}`);
+      for (const note of rendered.built.notes) log.line(`NOTE: ${note}`);
       assertValid(rendered, template);
       const pod = cloneJson(rendered.built.pod) as V1Pod;
       pod.metadata!.annotations = { ...pod.metadata!.annotations, [TEMPLATE_ANNOTATION]: templateName };

@@ -75,7 +75,7 @@ export function buildPod(resolved: ResolvedTemplate, cloud: Cloud, agent: AgentI
     merged = combinePods(yaml.pod, fieldsPod);
   }
   const record = provenance ? recorderFor(provenance, templateOrigins) : NO_RECORD;
-  const pod = finishPod(merged, t, cloud, agent, controllerUrl, mounts, new Set((t.containers ?? []).map((c) => c.name)), record);
+  const pod = finishPod(merged, t, cloud, agent, controllerUrl, mounts, new Set((t.containers ?? []).map((c) => c.name)), record, notes);
   return { pod, notes, ...(provenance ? { provenance } : {}) };
 }
 
@@ -327,6 +327,9 @@ function listOf(pod: JsonObject, field: string): JsonObject[] {
  * container and its env and mounts); the rest stays shared, and so the returned pod is to be read, not
  * changed (cloneJson it first).
  */
+/** Jenkins' own inbound agent images (and their old names), with or without a registry and tag. */
+const REMOTING_AGENT_IMAGE = /^(?:[^/]+\.[^/]+\/|docker\.io\/)?(?:jenkins\/(?:inbound-agent|jnlp-slave|jnlp-agent[^:@]*|slave|agent)|jenkinsci\/jnlp-slave)(?:[:@].*)?$/;
+
 function finishPod(
   merged: JsonObject,
   t: PodTemplate,
@@ -336,6 +339,7 @@ function finishPod(
   mounts: TemplateMount[],
   templateContainers: Set<string>,
   record: Recorder,
+  notes: string[],
 ): JsonObject {
   const pod: JsonObject = { ...merged, apiVersion: "v1", kind: "Pod" };
   record.set("apiVersion", DEFAULT_ORIGIN);
@@ -371,6 +375,13 @@ function finishPod(
       c["workingDir"] = agentContainer["workingDir"];
       record.set(`spec.containers[${String(c["name"])}].workingDir`, AGENT_ORIGIN);
     }
+  }
+  const image = agentContainer["image"];
+  if (typeof image === "string" && !agentContainer["command"] && !t.agentInjection && REMOTING_AGENT_IMAGE.test(image)) {
+    // Such an image runs Jenkins remoting, which Berth's controller does not speak; its args are remoting's too.
+    notes.push(`the agent container's image ${image} runs a Jenkins remoting agent, which Berth does not speak: Berth's agent image runs instead`);
+    delete agentContainer["image"];
+    delete agentContainer["args"];
   }
   if (!agentContainer["image"]) {
     agentContainer["image"] = agentImageFor(cloud);

@@ -33,13 +33,24 @@ test("other containers never get the JENKINS_* variables; the agent container go
 });
 
 test("a user-supplied jnlp container replaces the default one, keeps its image and gets the variables", () => {
-  const pod = podOf([{ name: "t", containers: [{ name: "jnlp", image: "jenkins/inbound-agent", args: "${computer.jnlpmac} ${computer.name}" }] }], "t");
+  const pod = podOf([{ name: "t", containers: [{ name: "jnlp", image: "example.com/ci/agent:2", args: "${computer.jnlpmac} ${computer.name}" }] }], "t");
   assert.equal(containers(pod).length, 1);
   const jnlp = container(pod, "jnlp");
-  assert.equal(jnlp.image, "jenkins/inbound-agent");
+  assert.equal(jnlp.image, "example.com/ci/agent:2");
   assert.deepEqual(jnlp["args"], [AGENT.secret, "agent-1"]);
   assert.equal(jnlp["command"], undefined);
   assert.deepEqual(Object.keys(envOf(pod, "jnlp")), JENKINS_VARS);
+});
+
+test("Berth difference: a Jenkins remoting agent image in the agent container gives way to Berth's agent, with a note", () => {
+  for (const image of ["jenkins/inbound-agent", "jenkins/jnlp-slave:3.10-1-alpine", "docker.io/jenkins/inbound-agent:3283.v92c105e0f819-4", "jenkinsci/jnlp-slave"]) {
+    const { built } = render([{ name: "t", containers: [{ name: "jnlp", image, args: "${computer.jnlpmac} ${computer.name}" }] }], "t");
+    const jnlp = container(built.pod, "jnlp");
+    assert.equal(jnlp["image"], "docker.io/library/node:24-alpine", image);
+    assert.equal(jnlp["args"], undefined);
+    assert.ok(Array.isArray(jnlp["command"]));
+    assert.match(built.notes.join("\n"), /runs a Jenkins remoting agent, which Berth does not speak/);
+  }
 });
 
 test("a jnlp container from YAML is used as the agent container", () => {

@@ -34,7 +34,8 @@ test("seed 001 examples resolve as the README describes", () => {
   const names = (name: string) => (render(name)["spec"] as { containers: { name: string; image: string }[] }).containers.map((c) => `${c.name}=${c.image}`);
   assert.deepEqual(names("anotherpod"), ["maven=maven:3.3.9-jdk-7-alpine", "golang=golang:1.8.0", "jnlp=docker.io/library/node:24-alpine"]);
   assert.deepEqual(names("maven"), ["docker=docker", "maven=maven", "jnlp=docker.io/library/node:24-alpine"]);
-  assert.deepEqual(names("custom-jnlp"), ["jnlp=jenkins/jnlp-slave:3.10-1-alpine"]);
+  // Jenkins' remoting image gives way to Berth's agent (docs/templates.md, differences).
+  assert.deepEqual(names("custom-jnlp"), ["jnlp=docker.io/library/node:24-alpine"]);
   const library = render("library-maven");
   const volumes = (library["spec"] as { volumes: { name: string }[] }).volumes.map((v) => Object.keys(v).filter((k) => k !== "name")[0]);
   assert.deepEqual(volumes, ["hostPath", "secret", "persistentVolumeClaim", "emptyDir"]);
