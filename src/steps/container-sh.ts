@@ -16,7 +16,7 @@ import { randomBytes } from "node:crypto";
 import type { V1Pod } from "@kubernetes/client-node";
 import { FOLLOW, START } from "../agent/agent.ts";
 import { LogLines } from "./output.ts";
-import { StepError, stepResult, type ShOptions, type StepContext } from "./sh.ts";
+import { missingShell, StepError, stepResult, type ShOptions, type StepContext } from "./sh.ts";
 
 const WORKSPACE_VOLUME = "workspace-volume";
 const KILL_AFTER_MS = 3000;
@@ -105,7 +105,14 @@ export async function shInContainer(ctx: StepContext, container: string, options
     .filter(([k]) => /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k))
     .map(([k, v]) => `export ${k}=${quote(v)}`);
   const direct = options.script.startsWith("#!");
-  const runScript = [`cd ${quote(cwd)} || exit 1`, ...exports, direct ? `exec ${quote(`${targetDir}/script.sh`)}` : `exec sh -xe ${quote(`${targetDir}/script.sh`)}`].join("\n");
+  const shell = ctx.shell ?? "sh";
+  const runScript = [
+    `cd ${quote(cwd)} || exit 1`,
+    ...exports,
+    ...(direct
+      ? [`exec ${quote(`${targetDir}/script.sh`)}`]
+      : [`command -v ${quote(shell)} >/dev/null 2>&1 || { : > ${quote(`${targetDir}/no-shell`)}; exit 127; }`, `exec ${quote(shell)} -xe ${quote(`${targetDir}/script.sh`)}`]),
+  ].join("\n");
 
   const started = await ctx.agent.run([START, `${agentMount}/${dispatcher}/fifo`, agentDir, targetDir, runScript, supervisor(options.returnStdout ?? false)], { stdin: options.script }).result;
   if (started.code === 125 || (started.error && started.code === null)) throw new StepError(`could not save the script in ${agentDir}: ${started.error ?? "exit code 125"}`);
@@ -146,7 +153,9 @@ export async function shInContainer(ctx: StepContext, container: string, options
   });
   combined.end();
   errors.end();
+  const noShell = result.code === 127 && !direct && (await ctx.agent.run(["test", "-e", `${agentDir}/no-shell`]).result).code === 0;
   void ctx.agent.run(["rm", "-rf", agentDir]).result;
+  if (noShell) throw new StepError(missingShell(shell, container));
   if (result.error || result.code === null) throw new StepError(`lost track of the script in container ${container}: ${result.error ?? "no exit code"}`);
   return stepResult(ctx, options, result.code, captured);
 }

@@ -16,6 +16,8 @@ export interface StepContext {
   cwd: string;
   /** The container the step runs in (`container('x') { ... }`); unset: the agent container. */
   container?: string;
+  /** The shell that runs scripts without a `#!` line (`container('x', shell: '/bin/bash')`); default `sh`. */
+  shell?: string;
   env: Record<string, string>;
   masker: SecretMasker;
   signal?: AbortSignal;
@@ -43,12 +45,13 @@ export class StepError extends Error {
 /** After an abort, how long the script gets to end on SIGTERM before everything it started is killed. */
 const KILL_AFTER_MS = 3000;
 
-// $1: where to save the script (read from stdin); $2: "direct" for a script with its own #! line.
+// $1: where to save the script (read from stdin); $2: "direct" for a script with its own #! line;
+// $3: the shell for the others.
 // The script's directory is removed afterwards, whatever the outcome.
 const WRAPPER = [
   'dir=$(dirname "$1")',
   'mkdir -p "$dir" && cat > "$1" || exit 125',
-  'if [ "$2" = direct ]; then chmod +x "$1" && "$1"; else sh -xe "$1"; fi',
+  'if [ "$2" = direct ]; then chmod +x "$1" && "$1"; else "$3" -xe "$1"; fi',
   "code=$?",
   'rm -rf "$dir"',
   'exit "$code"',
@@ -61,10 +64,11 @@ export async function sh(ctx: StepContext, options: ShOptions): Promise<string |
   const id = randomBytes(4).toString("hex");
   const path = `${ctx.cwd}@tmp/durable-${id}/script.sh`;
   const direct = options.script.startsWith("#!");
+  if (ctx.shell && !direct) await requireShell(ctx, ctx.shell);
   const stderr = new LogLines(ctx.log, ctx.masker, options.encoding);
   const stdout = options.returnStdout ? undefined : new LogLines(ctx.log, ctx.masker, options.encoding);
   const captured: Buffer[] = [];
-  const running = ctx.agent.run(["sh", "-c", WRAPPER, "sh", path, direct ? "direct" : "shell"], {
+  const running = ctx.agent.run(["sh", "-c", WRAPPER, "sh", path, direct ? "direct" : "shell", ctx.shell ?? "sh"], {
     cwd: ctx.cwd,
     env: ctx.env,
     stdin: options.script,
@@ -94,6 +98,16 @@ export async function sh(ctx: StepContext, options: ShOptions): Promise<string |
   const code = result.code ?? 128 + (SIGNAL_NUMBERS[result.signal ?? ""] ?? 0);
   if (code === 125) throw new StepError(`could not save the script to ${path}`, code);
   return stepResult(ctx, options, code, captured);
+}
+
+/** A shell chosen for the agent container must be there (else the step would fail with a bare 127). */
+async function requireShell(ctx: StepContext, shell: string): Promise<void> {
+  const found = await ctx.agent.run(["sh", "-c", 'command -v "$1" >/dev/null 2>&1', "sh", shell]).result;
+  if (found.code !== 0) throw new StepError(missingShell(shell, ctx.agent.agentContainer));
+}
+
+export function missingShell(shell: string, container: string): string {
+  return `the shell ${shell} was not found in container ${container}`;
 }
 
 /** What a finished sh step returns or throws, wherever it ran. */

@@ -138,3 +138,15 @@ test("containers running as different users share the workspace: each reads, cha
   assert.equal(await sh(ctx, { script: "cat shared/agent.txt shared/alice/a.txt; ls shared", returnStdout: true }), "from-agent\nfrom-alice\na\nfrom-bob\nagent.txt\nalice\n");
   await sh(ctx, { script: "rm -rf shared" });
 });
+
+test("shell choice: scripts run with the container's shell; a missing shell fails the step and says which", async (t) => {
+  const ctx = await podContext(t);
+  const bash = { ...ctx, container: "maven", shell: "/bin/bash" };
+  assert.match(String(await sh(bash, { script: 'echo "bash $BASH_VERSION"', returnStdout: true })), /^bash \d/);
+  assert.match(String(await sh({ ...ctx, shell: "/bin/bash" }, { script: 'echo "bash $BASH_VERSION"', returnStdout: true })), /^bash \d/);
+  assert.equal(await sh({ ...ctx, container: "maven" }, { script: 'echo "bash ${BASH_VERSION:-none}"', returnStdout: true }), "bash none\n");
+  await assert.rejects(sh({ ...ctx, container: "maven", shell: "/bin/nope" }, { script: "true" }), (e: unknown) => e instanceof StepError && e.message === "the shell /bin/nope was not found in container maven");
+  await assert.rejects(sh({ ...ctx, shell: "/bin/nope" }, { script: "true" }), (e: unknown) => e instanceof StepError && e.message === `the shell /bin/nope was not found in container ${ctx.agent.agentContainer}`);
+  // A script that exits 127 itself is not mistaken for a missing shell.
+  await assert.rejects(sh(bash, { script: "exit 127" }), /script returned exit code 127/);
+});
