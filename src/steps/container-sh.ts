@@ -115,7 +115,8 @@ export async function shInContainer(ctx: StepContext, container: string, options
   ].join("\n");
 
   const started = await ctx.agent.run([START, `${agentMount}/${dispatcher}/fifo`, agentDir, targetDir, runScript, supervisor(options.returnStdout ?? false)], { stdin: options.script }).result;
-  if (started.code === 125 || (started.error && started.code === null)) throw new StepError(`could not save the script in ${agentDir}: ${started.error ?? "exit code 125"}`);
+  if (started.code === 125) throw new StepError(`could not save the script in ${agentDir}: ${started.error ?? "exit code 125"}`);
+  if (started.error) throw new StepError(`could not start the script in container ${container}: ${started.error}`);
   if (started.code !== 0) {
     // No dispatcher listens (the container's first step, or it died), or it did not take the step.
     const launched = await ctx.agent.exec(container, ["sh", "-c", LAUNCHER, "sh", targetDir, `${targetMount}/${dispatcher}`, `${targetMount}/.berth/steps`, DISPATCHER]);
