@@ -7,6 +7,7 @@ import { LaunchError, type LeasedAgent } from "../controller/provisioner.ts";
 import { toStr, truthy } from "../pipeline/runtime/values.ts";
 import type { StepCall } from "../pipeline/runtime/steps.ts";
 import { DEFAULT_WORKING_DIR } from "../templates/model.ts";
+import { TemplateError } from "../templates/errors.ts";
 import { containerLog as readContainerLog } from "../steps/container-log.ts";
 import { SecretMasker } from "../steps/masker.ts";
 import { AgentLost } from "./flow-steps.ts";
@@ -19,6 +20,7 @@ const podTemplate: StepHandler = async (step, frame, build) => {
     buildId: build.buildId,
     ...(frame.enclosing ? { enclosing: frame.enclosing } : {}),
     at: { file: build.jenkinsfile, line: step.line, column: step.column },
+    ...(step.argPositions.get("yaml") ? { yamlAt: step.argPositions.get("yaml")! } : {}),
     readYamlFile: (path) => readTrusted(build, path, step),
   });
   for (const key of ignored) frame.log.line(`WARNING: podTemplate: '${key}' has no effect (as in the Kubernetes plugin)`);
@@ -32,7 +34,7 @@ const podTemplate: StepHandler = async (step, frame, build) => {
 };
 
 /** A file of the Jenkinsfile's source (readTrusted): relative to its directory, never outside it. */
-function readTrusted(build: BuildServices, path: string, step: StepCall): { text: string; file: string } {
+export function readTrusted(build: BuildServices, path: string, step: StepCall): { text: string; file: string } {
   const file = resolve(build.sourceDir, path);
   const rel = relative(build.sourceDir, file);
   if (rel.startsWith("..") || isAbsolute(rel)) throw abort(`${path} is outside the directory of the Jenkinsfile`, step);
@@ -68,13 +70,14 @@ const node: StepHandler = async (step, frame, build) => {
         frame.log.line(`Running on ${agent.name} in ${workspace}`);
         // The agent's own environment is the node's, as in Jenkins (env.PATH, env.HOME…); its secret is not.
         const { JENKINS_SECRET: secret, ...agentEnv } = parseEnv(Buffer.concat(out).toString("utf8"));
-        if (secret) build.output.addSecrets([secret]);
+        build.output.addSecrets([...(secret ? [secret] : []), ...(await agent.secretEnvValues())]);
         const env = { ...agentEnv, NODE_NAME: agent.name, NODE_LABELS: label ?? agent.name, WORKSPACE: workspace, WORKSPACE_TMP: `${workspace}@tmp`, EXECUTOR_NUMBER: "0" };
         const { cwd: _cwd, container: _container, ...outer } = frame;
         return step.body!(env, { ...outer, node: { agent, workspace, agentEnv, containerEnv: new Map() } });
       },
     );
   } catch (e) {
+    if (e instanceof TemplateError) throw abort(e.format(), step);
     if (e instanceof LaunchError) {
       if (frame.signal.aborted) throw frame.signal.reason;
       throw e.verdict.infrastructure ? new AgentLost(e, step) : abort(e.message, step);

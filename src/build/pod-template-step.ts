@@ -30,6 +30,8 @@ export interface PodTemplateContext {
   /** Reads `yamlFile` (relative to the Jenkinsfile, as readTrusted does); returns the text and its path. */
   readYamlFile(path: string): { text: string; file: string };
   at: { file: string; line: number; column: number };
+  /** Where the `yaml` argument's text starts in the file, when known. */
+  yamlAt?: { line: number; column: number };
   random?: RandomSource;
 }
 
@@ -70,7 +72,10 @@ export function podTemplateFromStep(args: ReadonlyMap<string, Value>, ctx: PodTe
     fields["yaml"] = read.text;
     yamlAt = { file: read.file, line: 1, column: 1 };
   } else if (typeof fields["yaml"] === "string") {
-    yamlAt = { file: `${ctx.at.file} (yaml of the podTemplate at line ${ctx.at.line})`, line: 1, column: 1 };
+    // A Groovy string's lines are the file's lines from the one it starts on (exact for the usual
+    // triple-quoted text, whose first line is the empty rest of the line with the quotes).
+    const at = ctx.yamlAt;
+    yamlAt = at ? { file: ctx.at.file, line: at.line, column: 1 } : { file: `${ctx.at.file} (yaml of the podTemplate at line ${ctx.at.line})`, line: 1, column: 1 };
   }
 
   let template: PodTemplate;

@@ -49,6 +49,7 @@ export function describeFailure(e: unknown, file: string): string[] {
     if (e.javaClass === ABORT) return [`ERROR: ${e.message}${where}`];
     return [`ERROR: ${e.javaClass}: ${e.message}${where}`];
   }
+  // Anything else is a bug in Berth: the stack helps whoever reports it.
   return [`ERROR: ${e instanceof Error ? (e.stack ?? e.message) : inspect(e)}`];
 }
 

@@ -44,12 +44,13 @@ async function gitInfo(dir: string): Promise<Record<string, string> | undefined>
 
 /** Streams `files` (relative to `dir`; all of it when unset) into the target directory of the pod. */
 async function streamInto(target: CheckoutTarget, dir: string, files: string[] | undefined): Promise<void> {
-  const tar = spawn("tar", ["-C", dir, "--ignore-failed-read", "-cf", "-", ...(files ? ["--null", "-T", "-"] : ["."])], { stdio: ["pipe", "pipe", "pipe"] });
-  tar.stdin.end(files ? files.map((f) => `${f}\0`).join("") : "");
+  const tar = spawn("tar", ["-C", dir, "--ignore-failed-read", "-cf", "-", ...(files ? ["--null", "-T", "-"] : ["."])], { stdio: [files ? "pipe" : "ignore", "pipe", "pipe"] });
+  tar.stdin?.on("error", () => {}); // tar's own exit status says what went wrong
+  tar.stdin?.end(files?.map((f) => `${f}\0`).join(""));
   const errors: Buffer[] = [];
-  tar.stderr.on("data", (d: Buffer) => errors.push(d));
+  tar.stderr!.on("data", (d: Buffer) => errors.push(d));
   const packed = new Promise<number | null>((resolve) => tar.on("close", resolve));
-  const extract = target.agent.run(["sh", "-c", 'mkdir -p "$1" && cd "$1" && tar -xf -', "sh", target.cwd], { stdin: tar.stdout });
+  const extract = target.agent.run(["sh", "-c", 'mkdir -p "$1" && cd "$1" && tar -xf -', "sh", target.cwd], { stdin: tar.stdout! });
   const onAbort = () => {
     tar.kill();
     extract.signal("SIGKILL");

@@ -15,7 +15,7 @@ import { abort, cwdOf, requireNode, type Frame, type NodeFrame } from "./frame.t
 import { secretsOf, type Credential } from "./credentials.ts";
 import { CheckoutError, checkoutDirectory, checkoutGit } from "./scm.ts";
 import type { BuildServices, StepHandler } from "./services.ts";
-import { parseEnv } from "./pod-steps.ts";
+import { parseEnv, readTrusted } from "./pod-steps.ts";
 
 const str = (step: StepCall, name: string): string | undefined => (step.args.get(name) == null ? undefined : toStr(step.args.get(name)!));
 const bool = (step: StepCall, name: string): boolean | undefined => (step.args.get(name) == null ? undefined : truthy(step.args.get(name)!));
@@ -103,8 +103,14 @@ const pwd: StepHandler = async (step, frame) => {
   return bool(step, "tmp") ? `${node.workspace}@tmp` : cwdOf({ ...frame, node });
 };
 
+const readWorkspaceFile = onNode(async (step, frame) => readFile(fileContext(frame), { file: str(step, "file") ?? "", ...(str(step, "encoding") ? { encoding: str(step, "encoding")! } : {}) }));
+
 const files: Record<string, StepHandler> = {
-  readFile: onNode(async (step, frame) => readFile(fileContext(frame), { file: str(step, "file") ?? "", ...(str(step, "encoding") ? { encoding: str(step, "encoding")! } : {}) })),
+  readFile: async (step, frame, build) => {
+    // `load` outside a node reads the script from the Jenkinsfile's source, as a library would be.
+    if (!frame.node && bool(step, "load")) return readTrusted(build, str(step, "file") ?? "", step).text;
+    return readWorkspaceFile(step, frame, build);
+  },
   writeFile: onNode(async (step, frame) => {
     await writeFile(fileContext(frame), { file: str(step, "file") ?? "", text: str(step, "text") ?? "", ...(str(step, "encoding") ? { encoding: str(step, "encoding")! } : {}) });
     return null;

@@ -12,7 +12,7 @@ function berth(...args: string[]) {
 }
 
 test("a clean Jenkinsfile: exit 0, no output", () => {
-  const r = berth("lint", "test/pipeline/fixtures/seeds/seed-002-pod-template-yaml.groovy", "test/pipeline/fixtures/seeds/seed-001-declarative-yaml.groovy");
+  const r = berth("lint", "examples/seed-002/pod-template-yaml/Jenkinsfile", "examples/seed-001/declarative-yaml/Jenkinsfile");
   assert.equal(r.err, "");
   assert.equal(r.out, "");
   assert.equal(r.code, 0);

@@ -7,6 +7,7 @@ import { Interpreter } from "../../src/pipeline/runtime/interpreter.ts";
 import { parseOrThrow } from "../../src/pipeline/parser.ts";
 import { PipelineError } from "../../src/pipeline/runtime/values.ts";
 import { FakeRuntime } from "./fake-runtime.ts";
+import { SEED_FILES } from "./seed-files.ts";
 
 async function run(src: string, env: Record<string, string> = {}) {
   const runtime = new FakeRuntime();
@@ -21,7 +22,7 @@ async function run(src: string, env: Record<string, string> = {}) {
 }
 
 test("seed 001's declarative pipeline: podTemplate → node(POD_LABEL) → container per step", async () => {
-  const { log, error } = await run(readFileSync("test/pipeline/fixtures/seeds/seed-001-declarative-yaml.groovy", "utf8"));
+  const { log, error } = await run(readFileSync(SEED_FILES["seed-001-declarative-yaml.groovy"]!, "utf8"));
   assert.equal(error, null);
   assert.deepEqual(log, [
     "podTemplate label,yaml,inheritFrom",
@@ -114,12 +115,10 @@ test("script-level code runs before the pipeline, and its methods are callable f
 });
 
 test("every runnable seed snippet runs against the fake runtime; the two that cannot fail as Jenkins would", async () => {
-  const { readdirSync } = await import("node:fs");
-  const dir = "test/pipeline/fixtures/seeds";
   const fragments = new Set(["seed-001-jnlp-image-line.groovy", "seed-001-inherit-from.groovy", "seed-001-container-options.groovy", "seed-001-declarative-yamlfile.groovy", "seed-001-declarative-container-template.groovy"]);
   const outcomes: Record<string, string> = {};
-  for (const f of readdirSync(dir).filter((x) => x.endsWith(".groovy") && !fragments.has(x)).sort()) {
-    const { error } = await run(readFileSync(`${dir}/${f}`, "utf8"), { BUILD_NUMBER: "1" });
+  for (const f of Object.keys(SEED_FILES).filter((x) => !fragments.has(x)).sort()) {
+    const { error } = await run(readFileSync(SEED_FILES[f]!, "utf8"), { BUILD_NUMBER: "1" });
     outcomes[f] = error instanceof Error ? error.message : "ok";
   }
   assert.deepEqual(outcomes, {

@@ -7,6 +7,7 @@ import { PipelineError, toStr, type Value } from "../../src/pipeline/runtime/val
 import type { StepRuntime } from "../../src/pipeline/runtime/steps.ts";
 import { FakeRuntime } from "./fake-runtime.ts";
 import { PipelineSyntaxError } from "../../src/pipeline/diagnostics.ts";
+import { SEED_FILES } from "./seed-files.ts";
 
 async function run(src: string, options: { env?: Record<string, string>; params?: Record<string, Value> } = {}) {
   const runtime = new FakeRuntime();
@@ -121,7 +122,7 @@ test("a syntax error stops the script before any step runs", async () => {
 
 test("the seed 002 pipeline runs against the fake runtime", async () => {
   const { readFileSync } = await import("node:fs");
-  const { log } = await run(readFileSync("test/pipeline/fixtures/seeds/seed-002-pod-template-yaml.groovy", "utf8"));
+  const { log } = await run(readFileSync(SEED_FILES["seed-002-pod-template-yaml.groovy"]!, "utf8"));
   assert.deepEqual(log, ["podTemplate yaml", "node pod-1", "+ hostname [in maven]"]);
 });
 

@@ -2,12 +2,11 @@
 // documentation fragments fail with one precise message each, as they would in Jenkins.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { SEED_FILES, twinOf } from "./seed-files.ts";
 import { lintSource } from "../../src/pipeline/lint.ts";
 import { formatDiagnostic } from "../../src/pipeline/diagnostics.ts";
 
-const DIR = "test/pipeline/fixtures/seeds";
 
 const FRAGMENTS: Record<string, string> = {
   "seed-001-jnlp-image-line.groovy": "1:121: unexpected ',' — expected end of statement (a new line or ';')",
@@ -17,14 +16,14 @@ const FRAGMENTS: Record<string, string> = {
   "seed-001-declarative-container-template.groovy": "14:10: '...' is not Groovy (documentation elides code with it; write the code out)",
 };
 
-const files = readdirSync(DIR).filter((f) => f.endsWith(".groovy")).sort();
+const files = Object.keys(SEED_FILES).sort();
 
-test("all 17 seed snippets are fixtures", () => {
+test("all 17 seed snippets are in examples/", () => {
   assert.equal(files.length, 17);
 });
 
 for (const f of files) {
-  const path = join(DIR, f);
+  const path = SEED_FILES[f]!;
   const expected = FRAGMENTS[f];
   test(expected ? `${f} is a documentation fragment: one precise error` : `${f} parses and lints clean`, () => {
     const { diagnostics } = lintSource(path, readFileSync(path, "utf8"));
@@ -34,14 +33,14 @@ for (const f of files) {
 }
 
 for (const f of Object.keys(FRAGMENTS)) {
-  const path = join("test/pipeline/fixtures/seeds-completed", f);
+  const path = twinOf(f);
   test(`${f} completed into Groovy lints clean`, () => {
     assert.deepEqual(lintSource(path, readFileSync(path, "utf8")).diagnostics.map(formatDiagnostic), []);
   });
 }
 
 test("the declarative seed's model: kubernetes agent options and one stage with steps", () => {
-  const path = join(DIR, "seed-001-declarative-yaml.groovy");
+  const path = SEED_FILES["seed-001-declarative-yaml.groovy"]!;
   const { pipeline } = lintSource(path, readFileSync(path, "utf8"));
   assert.ok(pipeline);
   assert.equal(pipeline.agent?.type, "kubernetes");

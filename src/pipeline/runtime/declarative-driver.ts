@@ -19,7 +19,7 @@ export interface DriverHost {
   eval(expression: A.Expression, ctx: ExecutionContext): Promise<Value>;
   envValue(name: string, ctx: ExecutionContext): string | null;
   /** Calls a runtime step; `body` receives the context with whatever environment the step layered. */
-  step(name: string, args: Map<string, Value>, at: A.Node | M.Located, ctx: ExecutionContext, body?: (ctx: ExecutionContext) => Promise<Value>): Promise<Value>;
+  step(name: string, args: Map<string, Value>, at: A.Node | M.Located, ctx: ExecutionContext, body?: (ctx: ExecutionContext) => Promise<Value>, argPositions?: ReadonlyMap<string, M.Located>): Promise<Value>;
   withEnv(ctx: ExecutionContext, vars: Record<string, string>): ExecutionContext;
 }
 
@@ -105,8 +105,13 @@ async function withAgent(agent: M.Agent | null, host: DriverHost, ctx: Execution
     case "kubernetes": {
       // podTemplate(<options>) { node(label ?: POD_LABEL) { [container(defaultContainer)] { body } } } (reference §3.5)
       const args = new Map<string, Value>();
+      const positions = new Map<string, M.Located>();
       const notTemplateOptions = new Set(["defaultContainer", "retries", "customWorkspace", "containerTemplate", "containerTemplates"]);
-      for (const [k, f] of Object.entries(agent.options)) if (!notTemplateOptions.has(k)) args.set(k, await host.eval(f.value, ctx));
+      for (const [k, f] of Object.entries(agent.options)) {
+        if (notTemplateOptions.has(k)) continue;
+        args.set(k, await host.eval(f.value, ctx));
+        positions.set(k, f.value);
+      }
       if (agent.containerTemplate) {
         const fields = new Map<Value, Value>([["$symbol", "containerTemplate"]]);
         for (const [k, f] of Object.entries(agent.containerTemplate)) fields.set(k, await host.eval(f.value, ctx));
@@ -125,7 +130,7 @@ async function withAgent(agent: M.Agent | null, host: DriverHost, ctx: Execution
         // `retries N` is the plugin's retry(count: N, conditions: [kubernetesAgent(), nonresumable()]) around node.
         const conditions: Value[] = [new Map<Value, Value>([["$symbol", "kubernetesAgent"]]), new Map<Value, Value>([["$symbol", "nonresumable"]])];
         return host.step("retry", new Map<string, Value>([["count", retries], ["conditions", conditions]]), agent, inTemplate, onPod);
-      });
+      }, positions);
     }
     case "docker": case "dockerfile":
       throw new PipelineError(`agent ${agent.type} is not supported by Berth — use agent { kubernetes { … } }`, "java.lang.UnsupportedOperationException", agent);

@@ -668,14 +668,19 @@ export class Interpreter {
    * caller then calls.
    */
   private async load(path: string, ctx: ExecutionContext, at: Position): Promise<Value> {
-    const text = await this.callRuntime("readFile", new Map([["file", path]]), at, ctx);
+    const text = await this.callRuntime("readFile", new Map<string, Value>([["file", path], ["load", true]]), at, ctx);
     return new Interpreter(parseOrThrow(path, toStr(text)), { runtime: this.runtime }, this.state).run(ctx);
   }
 
   /** A catalogue step: bind arguments Jenkins' way and hand over to the runtime; symbols become descriptors. */
   private async step(e: A.CallExpr, scope: Scope, ctx: ExecutionContext): Promise<Value> {
     const named = new Map<string, Value>();
-    for (const n of e.named) named.set(toStr(await this.eval(n.key, scope, ctx)), await this.eval(n.value, scope, ctx));
+    const positions = new Map<string, Position>();
+    for (const n of e.named) {
+      const key = toStr(await this.eval(n.key, scope, ctx));
+      named.set(key, await this.eval(n.value, scope, ctx));
+      positions.set(key, n.value);
+    }
     const positional: Value[] = [];
     for (const a of e.args) positional.push(await this.eval(a, scope, ctx));
     const info = STEPS[e.name]!;
@@ -687,11 +692,11 @@ export class Interpreter {
     if (info.symbol) return new Map<Value, Value>([["$symbol", e.name], ...args]);
     if (e.name === "load") return this.load(toStr(args.get("path") ?? null), ctx, e);
     const closure = e.closure ? new Closure(e.closure.params, e.closure.body, scope, e.name) : null;
-    return this.callRuntime(e.name === "println" || e.name === "print" ? "echo" : e.name, args, e, ctx, closure ? (inner) => this.callClosure(closure, [], inner) : undefined);
+    return this.callRuntime(e.name === "println" || e.name === "print" ? "echo" : e.name, args, e, ctx, closure ? (inner) => this.callClosure(closure, [], inner) : undefined, positions);
   }
 
   /** One call into the step runtime; a failure it reports without a place gets the call's (for file:line:column). */
-  private callRuntime(name: string, args: ReadonlyMap<string, Value>, at: Position, ctx: ExecutionContext, body?: (ctx: ExecutionContext) => Promise<Value>): Promise<Value> {
+  private callRuntime(name: string, args: ReadonlyMap<string, Value>, at: Position, ctx: ExecutionContext, body?: (ctx: ExecutionContext) => Promise<Value>, argPositions: ReadonlyMap<string, Position> = new Map()): Promise<Value> {
     const placed = (err: unknown): never => {
       if (err instanceof PipelineError && err.line === 0) throw new PipelineError(err.message, err.javaClass, at, err.value);
       throw err;
@@ -701,6 +706,7 @@ export class Interpreter {
       args,
       line: at.line,
       column: at.column,
+      argPositions,
       context: ctx,
       env: (n) => this.envValue(n, ctx),
       environment: () => this.environment(ctx),
@@ -723,7 +729,7 @@ export class Interpreter {
       },
       eval: (expression, ctx) => this.eval(expression, scope, ctx),
       envValue: (name, ctx) => this.envValue(name, ctx),
-      step: (name, args, at, ctx, body) => this.callRuntime(name, args, at, ctx, body),
+      step: (name, args, at, ctx, body, positions) => this.callRuntime(name, args, at, ctx, body, positions),
       withEnv: (ctx, vars) => this.layer(ctx, vars),
     };
   }

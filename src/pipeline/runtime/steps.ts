@@ -21,6 +21,8 @@ export interface StepCall {
   readonly args: ReadonlyMap<string, Value>;
   readonly line: number;
   readonly column: number;
+  /** Where each named argument's value was written, when it was (for errors inside a `yaml` text, say). */
+  readonly argPositions: ReadonlyMap<string, { line: number; column: number }>;
   readonly context: ExecutionContext;
   /** The effective environment (case-insensitive lookups via `env`). */
   env(name: string): string | null;
@@ -48,7 +50,7 @@ export const FAIL_FAST_CAUSE = "FailFastCause";
  * - `stage` with a `skip` argument (the reason) and no body, for a declarative stage that does not run;
  * - `credentials` { id, variable } from a declarative `environment`: answer a Map of the variables to
  *   set (NAME, plus NAME_USR and NAME_PSW for username/password credentials);
- * - `readFile` { file } for `load`; `echo` for `println`/`print` and the driver's own messages.
+ * - `readFile` { file, load: true } for `load` (a runtime may read it from the Jenkinsfile's source outside a node); `echo` for `println`/`print` and the driver's own messages.
  * Helper symbols (containerTemplate, envVar, volumes, credentials bindings…) never arrive as calls:
  * they are Maps with a `$symbol` key inside other steps' arguments.
  */
