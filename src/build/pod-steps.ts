@@ -1,8 +1,8 @@
 // The Kubernetes plugin's steps (reference plugin §2): podTemplate defines a template for its body, node
 // gets an agent pod through the controller, container switches the container later steps run in, and
 // containerLog reads a container's log.
-import { readFileSync } from "node:fs";
-import { isAbsolute, relative, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { LaunchError, type LeasedAgent } from "../controller/provisioner.ts";
 import { toStr, truthy } from "../pipeline/runtime/values.ts";
 import type { StepCall } from "../pipeline/runtime/steps.ts";
@@ -33,16 +33,23 @@ const podTemplate: StepHandler = async (step, frame, build) => {
   return step.body ? step.body(generatedLabel ? { POD_LABEL: generatedLabel } : undefined, inner) : null;
 };
 
-/** A file of the Jenkinsfile's source (readTrusted): relative to its directory, never outside it. */
+/**
+ * A file of the Jenkinsfile's source (readTrusted, for yamlFile and load): relative to the Jenkinsfile's
+ * directory, or to one above it up to the repository's root (Jenkins reads it from the repository root,
+ * where a Jenkinsfile usually is). Never outside the repository.
+ */
 export function readTrusted(build: BuildServices, path: string, step: StepCall): { text: string; file: string } {
-  const file = resolve(build.sourceDir, path);
-  const rel = relative(build.sourceDir, file);
-  if (rel.startsWith("..") || isAbsolute(rel)) throw abort(`${path} is outside the directory of the Jenkinsfile`, step);
-  try {
-    return { text: readFileSync(file, "utf8"), file };
-  } catch {
-    throw abort(`No such file: ${path} (looked for ${file})`, step);
+  const root = build.sourceRoot;
+  const tried: string[] = [];
+  for (let dir = build.sourceDir; ; dir = dirname(dir)) {
+    const file = resolve(dir, path);
+    const rel = relative(root, file);
+    if (rel.startsWith("..") || isAbsolute(rel)) throw abort(`${path} is outside the repository of the Jenkinsfile (${root})`, step);
+    tried.push(file);
+    if (existsSync(file)) return { text: readFileSync(file, "utf8"), file };
+    if (dir === root || dirname(dir) === dir) break;
   }
+  throw abort(`No such file: ${path} (looked for ${tried.join(", ")})`, step);
 }
 
 /** The agent container's working directory: where the workspace lives. */

@@ -2,7 +2,8 @@
 // out as Jenkins does (worst of what was set and of the error that ended the run), and `Finished: X` as
 // the log's last line.
 import { mkdir, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { basename, dirname, join, resolve } from "node:path";
 import { inspect } from "node:util";
 import type { Controller } from "../controller/provisioner.ts";
 import { Interpreter } from "../pipeline/runtime/interpreter.ts";
@@ -79,7 +80,8 @@ export async function runBuild(request: BuildRequest): Promise<BuildOutcome> {
     },
     buildId,
     jobName: request.jobName,
-    sourceDir: dirname(request.jenkinsfile),
+    sourceDir: resolve(dirname(request.jenkinsfile)),
+    sourceRoot: gitRoot(resolve(dirname(request.jenkinsfile))),
     jenkinsfile: request.jenkinsfile,
     artifactsDir: join(request.buildDir, "archive"),
     stashDir,
@@ -101,4 +103,13 @@ export async function runBuild(request: BuildRequest): Promise<BuildOutcome> {
   const result = worse(interpreter.currentBuild.result ?? "SUCCESS", error === undefined ? "SUCCESS" : resultOf(error));
   output.line(`Finished: ${result}`);
   return error === undefined ? { result } : { result, error };
+}
+
+/** The top of the git work tree holding `dir`, or `dir` itself when it is in none. */
+function gitRoot(dir: string): string {
+  try {
+    return execFileSync("git", ["rev-parse", "--show-toplevel"], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || dir;
+  } catch {
+    return dir;
+  }
 }

@@ -19,6 +19,8 @@ export interface BuildServices {
   readonly jobName: string;
   /** Where the Jenkinsfile is: `checkout scm` copies this directory, `yamlFile` and `load` read from it. */
   readonly sourceDir: string;
+  /** The repository the Jenkinsfile is in (its git work tree), or its directory when it is in none. */
+  readonly sourceRoot: string;
   readonly jenkinsfile: string;
   /** Where archived artifacts go. */
   readonly artifactsDir: string;

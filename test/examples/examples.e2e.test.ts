@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { Controller } from "../../src/controller/provisioner.ts";
@@ -54,6 +54,20 @@ const EXAMPLES: Example[] = [
   { file: "seed-002/pod-template-yaml/Jenkinsfile", result: "SUCCESS", log: [/^\+ hostname$/m] },
 ];
 
+// The Kubernetes plugin's own examples that run offline (test/pipeline/fixtures/plugin-examples/README.md).
+// The one that reads a YAML file by its path in the plugin's repository runs from a copy laid out like it.
+const PLUGIN = "test/pipeline/fixtures/plugin-examples";
+const pluginRepo = join(scratch, "kubernetes-plugin");
+mkdirSync(join(pluginRepo, "examples"), { recursive: true });
+cpSync(join(PLUGIN, "declarative_from_yaml_file"), join(pluginRepo, "examples", "declarative_from_yaml_file"), { recursive: true });
+execFileSync("git", ["init", "-q", pluginRepo]);
+const PLUGIN_EXAMPLES: Example[] = [
+  { file: join(PLUGIN, "declarative.groovy"), result: "SUCCESS", log: [/Apache Maven/] },
+  { file: join(PLUGIN, "declarative-multiple-containers.groovy"), result: "SUCCESS", log: [/Apache Maven/, /BusyBox/] },
+  { file: join(pluginRepo, "examples", "declarative_from_yaml_file", "Jenkinsfile"), result: "SUCCESS", log: [/^OUTSIDE_CONTAINER_ENV_VAR = jnlp$/m, /^MAVEN_CONTAINER_ENV_VAR = maven$/m, /Apache Maven/, /BusyBox/] },
+  { file: join(PLUGIN, "currentPodLabel.groovy"), result: "FAILURE", log: [/No such property: current_pod_label/] },
+];
+
 test("examples run on the embedded cluster with their documented results", async (t) => {
   const cluster = await startTestCluster();
   const endpoint = await startAgentEndpoint({ log: () => {} });
@@ -85,14 +99,14 @@ test("examples run on the embedded cluster with their documented results", async
     return controller;
   };
 
-  for (const example of EXAMPLES) {
+  for (const example of [...EXAMPLES.map((e) => ({ ...e, file: join("examples", e.file) })), ...PLUGIN_EXAMPLES]) {
     await t.test(example.file, async () => {
-      const jenkinsfile = join("examples", example.file);
+      const jenkinsfile = example.file;
       const lines: string[] = [];
       const outcome = await runBuild({
         jenkinsfile,
         text: readFileSync(jenkinsfile, "utf8"),
-        controller: await controllerFor(join("examples", example.file.split("/")[0]!, "berth.yaml")),
+        controller: await controllerFor(example.file.startsWith("examples/") ? join(dirname(dirname(jenkinsfile)), "berth.yaml") : "examples/seed-002/berth.yaml"),
         jobName: basename(dirname(jenkinsfile)),
         buildNumber: 1,
         buildDir: join(scratch, example.file),
