@@ -50,6 +50,7 @@ const sh = onNode(async (step, frame, build) => {
       log: frame.log,
       cwd: cwdOf(frame),
       ...(frame.container ? { container: frame.container.name } : {}),
+      ...(frame.container?.shell ? { shell: frame.container.shell } : {}),
       env: await exportedEnvironment(step, frame),
       masker: new SecretMasker(build.output.secretValues()),
       signal: frame.signal,
