@@ -10,8 +10,8 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-export async function startClusterProcess(): Promise<{ kubeconfig: string; stop: () => Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), "berth-bench-"));
+/** `dataDir` defaults to a fresh temporary directory; `$BERTH_HOME/cluster` makes `berth run` reuse it. */
+export async function startClusterProcess(dataDir = mkdtempSync(join(tmpdir(), "berth-bench-"))): Promise<{ kubeconfig: string; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, ["bin/berth.js", "cluster", "start", "--data-dir", dataDir, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((resolve, reject) => {
     let out = "";

@@ -6,4 +6,7 @@ if (major < 24) {
   console.error(`berth needs Node 24 or newer (this is ${process.version}); run it through npm (npx berth, npm run berth) so the project's pinned Node is used.`);
   process.exit(2);
 }
+// V8's code cache on disk (under the OS temp directory): later runs skip compiling the same modules again.
+const { enableCompileCache } = await import("node:module");
+enableCompileCache?.();
 await import("../src/cli/main.ts");
