@@ -104,6 +104,11 @@ export function decodeBody(raw: Buffer, contentType: string): unknown {
   }
 }
 
+function hasImpersonation(headers: IncomingMessage["headers"]): boolean {
+  for (const name in headers) if (name.startsWith("impersonate-")) return true;
+  return false;
+}
+
 /** The real server's default field manager: the User-Agent up to its first slash ("kubectl/v1.31…"). */
 export function managerFromUserAgent(userAgent: string | undefined): string {
   const prefix = (userAgent ?? "").split("/")[0]?.trim() ?? "";
@@ -318,7 +323,7 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
       if (bearer || !ANONYMOUS_PATHS.has(url.pathname)) throw unauthorized();
       user = { username: "system:anonymous", groups: ["system:unauthenticated"] };
     }
-    const impersonation = impersonationRequest(req.headersDistinct);
+    const impersonation = hasImpersonation(req.headers) ? impersonationRequest(req.headersDistinct) : undefined;
     if (impersonation) user = impersonate(user, impersonation);
     const r = route(url.pathname);
     if (r?.kind === "resource") return handleResource(req, res, r, query, user);

@@ -11,7 +11,7 @@
 // - an apply merges the configuration into the object; a field owned by another manager whose value
 //   the apply would change is a conflict (409) unless `force`, which takes it over; fields the
 //   manager applied before and leaves out now are removed unless someone else owns them too.
-import { strategyFor } from "./patch.ts";
+import { strategyAt } from "./patch.ts";
 import { ApiError, type StatusCause } from "./status.ts";
 import { deepClone, deepEqual, isRecord, type JsonRecord, type KubeObject } from "./types.ts";
 
@@ -40,10 +40,10 @@ const LIST_MAP_KEYS: Record<string, string[]> = {
 /** Key fields with a schema default, so an applied item without them matches the stored one. */
 const KEY_DEFAULTS: Record<string, unknown> = { protocol: "TCP" };
 
-function listKind(path: string[]): string[] | "set" | undefined {
-  const keys = LIST_MAP_KEYS[path.join(".")];
+function listKind(path: string): string[] | "set" | undefined {
+  const keys = LIST_MAP_KEYS[path];
   if (keys) return keys;
-  const strategy = strategyFor(path);
+  const strategy = strategyAt(path);
   if (strategy?.primitive) return "set";
   return strategy?.mergeKey ? [strategy.mergeKey] : undefined;
 }
@@ -75,16 +75,17 @@ export function trackedView(obj: JsonRecord, part: "main" | "status" | "all"): J
   return view;
 }
 
-function mapSet(obj: JsonRecord, path: string[]): FieldSet {
+function mapSet(obj: JsonRecord, path: string): FieldSet {
   const set: FieldSet = {};
-  for (const [key, value] of Object.entries(obj)) {
+  for (const key in obj) {
+    const value = obj[key];
     if (value === undefined) continue;
-    set[`f:${key}`] = valueSet(value, [...path, key]);
+    set[`f:${key}`] = valueSet(value, path === "" ? key : `${path}.${key}`);
   }
   return set;
 }
 
-function valueSet(value: unknown, path: string[]): FieldSet {
+function valueSet(value: unknown, path: string): FieldSet {
   if (isRecord(value)) return mapSet(value, path);
   if (!Array.isArray(value)) return {};
   const kind = listKind(path);
@@ -95,7 +96,11 @@ function valueSet(value: unknown, path: string[]): FieldSet {
   }
   if (kind) {
     const set: FieldSet = {};
-    for (const item of value) if (isRecord(item)) set[itemKey(item, kind)] = { ".": {}, ...mapSet(item, path) };
+    for (const item of value) {
+      if (!isRecord(item)) continue;
+      const fields = mapSet(item, path);
+      set[itemKey(item, kind)] = Object.keys(fields).length > 0 ? { ".": {}, ...fields } : {};
+    }
     return set;
   }
   return {};
@@ -103,7 +108,7 @@ function valueSet(value: unknown, path: string[]): FieldSet {
 
 /** The field set of an object's tracked view. */
 export function fieldsOf(view: JsonRecord): FieldSet {
-  return mapSet(view, []);
+  return mapSet(view, "");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -256,6 +261,11 @@ function reduce(e: ManagedFieldsEntry, paths: Set<string>): ManagedFieldsEntry |
  */
 export function trackUpdate(entries: ManagedFieldsEntry[], before: JsonRecord | undefined, after: JsonRecord, manager: string, apiVersion: string, subresource: string | undefined, time: string): ManagedFieldsEntry[] {
   const part = subresource === "status" ? "status" : "all";
+  if (!before && entries.length === 0) {
+    // A create: the writer owns every field.
+    const fields = fieldsOf(trackedView(after, part));
+    return Object.keys(fields).length > 0 ? [entry(manager, "Update", apiVersion, time, fields, subresource)] : [];
+  }
   const oldView = before ? trackedView(before, part) : {};
   const newView = trackedView(after, part);
   const oldIds = before ? memberIds(fieldsOf(oldView)) : new Map<string, Path>();

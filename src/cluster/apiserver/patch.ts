@@ -160,6 +160,11 @@ export function strategyFor(path: string[]): ListStrategy | undefined {
   return LIST_STRATEGIES[path.join(".")];
 }
 
+/** The same, by the dotted path ("spec.containers.ports"). */
+export function strategyAt(dottedPath: string): ListStrategy | undefined {
+  return LIST_STRATEGIES[dottedPath];
+}
+
 const SET_ORDER = "$setElementOrder/";
 const DELETE_FROM = "$deleteFromPrimitiveList/";
 

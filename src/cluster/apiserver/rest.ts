@@ -23,7 +23,7 @@ import {
   type FieldError,
   type ResourceName,
 } from "./status.ts";
-import type { Storage } from "./storage.ts";
+import { AlreadyStored, type Storage } from "./storage.ts";
 import { deepClone, deepEqual, formatTime, isRecord, type JsonRecord, type KubeObject } from "./types.ts";
 import { validateObjectMeta } from "./validation.ts";
 
@@ -210,9 +210,9 @@ export class RestStore {
 
   #requireActiveNamespace(rt: ResourceType, namespace: string | undefined, name: string): void {
     if (!rt.namespaced || namespace === undefined) return;
-    const ns = this.storage.get(NAMESPACES.storageKey, "", namespace);
-    if (!ns) throw notFound(resourceName(NAMESPACES), namespace);
-    if (ns.metadata.deletionTimestamp) {
+    const state = this.storage.namespaceState(namespace);
+    if (state === "missing") throw notFound(resourceName(NAMESPACES), namespace);
+    if (state === "terminating") {
       throw forbidden(resourceName(rt), name, `unable to create new content in namespace ${namespace} because it is being terminated`);
     }
   }
@@ -281,7 +281,7 @@ export class RestStore {
     if (!meta.name && meta.generateName) {
       generated = true;
       meta.name = meta.generateName + generateNameSuffix();
-      for (let attempt = 0; attempt < 8 && this.storage.get(rt.storageKey, namespace ?? "", meta.name); attempt++) {
+      for (let attempt = 0; attempt < 8 && this.storage.exists(rt.storageKey, namespace ?? "", meta.name); attempt++) {
         meta.name = meta.generateName + generateNameSuffix();
       }
     }
@@ -289,12 +289,15 @@ export class RestStore {
     rt.admit?.(obj);
     this.#validate(rt, obj, rt.validate?.(obj) ?? []);
     const name = meta.name as string;
-    if (this.storage.get(rt.storageKey, namespace ?? "", name)) {
+    const taken = (): ApiError => {
       const error = alreadyExists(resourceName(rt), name);
-      if (!generated) throw error;
-      throw new ApiError(409, "AlreadyExists", `${error.message}, the server was not able to generate a unique name for the object`, { ...error.details, retryAfterSeconds: 1 });
-    }
-    if (rt === PODS) this.#admitPod(obj);
+      if (!generated) return error;
+      return new ApiError(409, "AlreadyExists", `${error.message}, the server was not able to generate a unique name for the object`, { ...error.details, retryAfterSeconds: 1 });
+    };
+    const dryRun = isDryRun(query);
+    // A real create finds a taken name when it inserts; a dry run has to look.
+    if (dryRun && this.storage.exists(rt.storageKey, namespace ?? "", name)) throw taken();
+    const quotas = rt === PODS && this.#admitPod(obj);
     meta.uid = randomUUID();
     meta.creationTimestamp = formatTime(this.clock.now());
     // Of the kinds served here only pods track generation (since Kubernetes 1.33).
@@ -306,25 +309,32 @@ export class RestStore {
       const entries = apply && isRecord(body) ? applyCreateEntries(body, apply.manager, groupVersionOf(rt), time, part) : trackUpdate([], undefined, obj, manager, groupVersionOf(rt), undefined, time);
       if (entries.length > 0) meta.managedFields = entries;
     }
-    if (isDryRun(query)) return this.served(rt, obj);
-    const stored = this.storage.put(rt.storageKey, obj, undefined);
+    if (dryRun) return this.served(rt, obj);
+    let stored: KubeObject;
+    try {
+      stored = this.storage.insert(rt.storageKey, obj);
+    } catch (error) {
+      if (error instanceof AlreadyStored) throw taken();
+      throw error;
+    }
     if (rt === NAMESPACES) this.hooks.namespaceCreated(name);
-    if (rt === PODS || rt === RESOURCE_QUOTAS) this.refreshQuotaStatus(namespace ?? "");
+    if (quotas || rt === RESOURCE_QUOTAS) this.refreshQuotaStatus(namespace ?? "");
     return this.served(rt, stored);
   }
 
-  /** Admission for new pods: the service account must exist, and the pod must fit the quotas. */
-  #admitPod(pod: KubeObject): void {
+  /** Admission for new pods: the service account must exist, and the pod must fit the quotas (if any: the answer). */
+  #admitPod(pod: KubeObject): boolean {
     const namespace = pod.metadata.namespace ?? "";
     const name = pod.metadata.name ?? "";
     const sa = String(specOf(pod).serviceAccountName ?? "default");
-    if (!this.storage.get(SERVICE_ACCOUNTS.storageKey, namespace, sa)) {
+    if (!this.storage.exists(SERVICE_ACCOUNTS.storageKey, namespace, sa)) {
       throw forbidden(resourceName(PODS), name, `error looking up service account ${namespace}/${sa}: serviceaccount "${sa}" not found`);
     }
+    if (!this.storage.any(RESOURCE_QUOTAS.storageKey, namespace)) return false;
     const quotas = [...this.storage.list(RESOURCE_QUOTAS.storageKey, namespace)];
-    if (quotas.length === 0) return;
     const violation = quotaViolation(quotas, pod, sumUsage(this.#activePods(namespace)));
     if (violation) throw forbidden(resourceName(PODS), name, violation);
+    return true;
   }
 
   #activePods(namespace: string): KubeObject[] {
@@ -333,6 +343,7 @@ export class RestStore {
 
   /** Keeps each quota's status.used current, as the quota controller does. */
   refreshQuotaStatus(namespace: string): void {
+    if (!this.storage.any(RESOURCE_QUOTAS.storageKey, namespace)) return;
     const quotas = [...this.storage.list(RESOURCE_QUOTAS.storageKey, namespace)];
     if (quotas.length === 0) return;
     const used = sumUsage(this.#activePods(namespace));

@@ -30,6 +30,15 @@ export interface StorageOptions {
   externalCheckpoints?: boolean;
 }
 
+/** Storage.insert found the key taken. */
+export class AlreadyStored extends Error {
+  constructor() {
+    super("an object with this key is already stored");
+  }
+}
+
+export type NamespaceState = "missing" | "active" | "terminating";
+
 export interface ListPosition {
   namespace: string;
   name: string;
@@ -57,6 +66,8 @@ export class Storage {
   #inTransaction = false;
   #uncommitted: Change[] = [];
   #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  /** Whether each namespace exists and is terminating: asked on every namespaced create. */
+  readonly #namespaceStates = new Map<string, NamespaceState>();
 
   constructor(file: string, options: StorageOptions = {}) {
     this.#historyLength = options.historyLength ?? 20000;
@@ -68,10 +79,16 @@ export class Storage {
     const prepare = (sql: string): StatementSync => this.#db.prepare(sql);
     this.#statements = {
       get: prepare("SELECT data FROM objects WHERE kind = ? AND namespace = ? AND name = ?"),
+      exists: prepare("SELECT 1 AS found FROM objects WHERE kind = ? AND namespace = ? AND name = ?"),
+      anyInNs: prepare("SELECT 1 AS found FROM objects WHERE kind = ? AND namespace = ? LIMIT 1"),
       listAll: prepare("SELECT data FROM objects WHERE kind = ? AND (namespace, name) > (?, ?) ORDER BY namespace, name"),
       listNs: prepare("SELECT data FROM objects WHERE kind = ? AND namespace = ? AND name > ? ORDER BY name"),
       countNs: prepare("SELECT count(*) AS n FROM objects WHERE namespace = ?"),
       upsert: prepare("INSERT OR REPLACE INTO objects (kind, namespace, name, rv, data) VALUES (?, ?, ?, ?, ?)"),
+      insert: prepare("INSERT INTO objects (kind, namespace, name, rv, data) VALUES (?, ?, ?, ?, ?)"),
+      savepoint: prepare("SAVEPOINT write"),
+      release: prepare("RELEASE write"),
+      rollbackTo: prepare("ROLLBACK TO write"),
       remove: prepare("DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?"),
       logChange: prepare("INSERT INTO changes (rv, kind, namespace, type, data, previous) VALUES (?, ?, ?, ?, ?, ?)"),
       changesSince: prepare("SELECT rv, kind, namespace, type, data, previous FROM changes WHERE rv > ? AND kind = ? ORDER BY rv"),
@@ -109,6 +126,27 @@ export class Storage {
     return row ? (JSON.parse(row.data) as KubeObject) : undefined;
   }
 
+  /** Whether a namespace exists and whether it is being deleted (cached; every write of a namespace resets it). */
+  namespaceState(name: string): NamespaceState {
+    let state = this.#namespaceStates.get(name);
+    if (state === undefined) {
+      const ns = this.get("namespaces", "", name);
+      state = !ns ? "missing" : ns.metadata.deletionTimestamp ? "terminating" : "active";
+      this.#namespaceStates.set(name, state);
+    }
+    return state;
+  }
+
+  /** Whether an object is stored, without reading it. */
+  exists(storageKey: string, namespace: string, name: string): boolean {
+    return this.#statements.exists!.get(storageKey, namespace, name) !== undefined;
+  }
+
+  /** Whether a namespace holds any object of a kind. */
+  any(storageKey: string, namespace: string): boolean {
+    return this.#statements.anyInNs!.get(storageKey, namespace) !== undefined;
+  }
+
   /** Objects in key order, starting after `after`; all namespaces when `namespace` is undefined. */
   *list(storageKey: string, namespace: string | undefined, after?: ListPosition): Generator<KubeObject> {
     const rows = namespace === undefined
@@ -139,15 +177,21 @@ export class Storage {
     return this.#write(storageKey, object, previous, previous ? "MODIFIED" : "ADDED");
   }
 
+  /** Writes a new object; throws AlreadyStored (and writes nothing) if its key is taken. */
+  insert(storageKey: string, object: KubeObject): KubeObject {
+    return this.#write(storageKey, object, undefined, "ADDED", true);
+  }
+
   /** Removes an object; the returned last state carries the deletion's resourceVersion. */
   remove(storageKey: string, object: KubeObject): KubeObject {
     return this.#write(storageKey, object, object, "DELETED");
   }
 
-  #write(storageKey: string, object: KubeObject, previous: KubeObject | undefined, type: ChangeType): KubeObject {
+  #write(storageKey: string, object: KubeObject, previous: KubeObject | undefined, type: ChangeType, insertOnly = false): KubeObject {
     const rv = this.#rv + 1;
     const namespace = object.metadata.namespace ?? "";
     const name = object.metadata.name ?? "";
+    if (storageKey === "namespaces") this.#namespaceStates.delete(name);
     const stored: KubeObject = { ...object, metadata: { ...object.metadata, resourceVersion: String(rv) } };
     const data = JSON.stringify(stored);
     if (!this.#inTransaction) {
@@ -156,14 +200,18 @@ export class Storage {
       if (this.#groupCommit) setImmediate(() => this.flush());
     }
     // A savepoint per write, so a failing statement undoes only its own write, not the batch.
-    this.#db.exec("SAVEPOINT write");
+    this.#statements.savepoint!.run();
     try {
       if (type === "DELETED") this.#statements.remove!.run(storageKey, namespace, name);
+      else if (insertOnly) this.#statements.insert!.run(storageKey, namespace, name, rv, data);
       else this.#statements.upsert!.run(storageKey, namespace, name, rv, data);
       this.#statements.logChange!.run(rv, storageKey, namespace, type, data, previous ? JSON.stringify(previous) : null);
-      this.#db.exec("RELEASE write");
+      this.#statements.release!.run();
     } catch (error) {
-      this.#db.exec("ROLLBACK TO write; RELEASE write");
+      this.#statements.rollbackTo!.run();
+      this.#statements.release!.run();
+      // SQLITE_CONSTRAINT_PRIMARYKEY on the objects table: the key is taken.
+      if (insertOnly && (error as { errcode?: number }).errcode === 1555 && String((error as Error).message).includes("objects.")) throw new AlreadyStored();
       throw error;
     }
     this.#rv = rv;
@@ -187,6 +235,7 @@ export class Storage {
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       this.#rv = this.#committedRV;
+      this.#namespaceStates.clear();
       for (const waiter of waiters) waiter.reject(error);
       return;
     }

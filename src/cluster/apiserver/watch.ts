@@ -29,6 +29,12 @@ export interface WatchOptions {
 
 type EventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
 
+/**
+ * Rendered event lines, per stored object and served form: a change goes to every watcher of its kind
+ * as the same object, so a hundred watchers serialise it once.
+ */
+const renderedLines = new WeakMap<KubeObject, Map<string, string>>();
+
 function defaultTimeoutSeconds(): number {
   // Upstream picks 30 to 60 minutes at random when the client gives no timeout.
   return 1800 + Math.floor(Math.random() * 1800);
@@ -56,6 +62,14 @@ export function startWatch(store: RestStore, rt: ResourceType, namespace: string
   };
 
   const render = (type: EventType, obj: KubeObject): string => {
+    if (!options.asTable) {
+      let lines = renderedLines.get(obj);
+      if (!lines) renderedLines.set(obj, (lines = new Map()));
+      const key = `${rt.group}/${rt.version}/${rt.kind}/${type}`;
+      let line = lines.get(key);
+      if (line === undefined) lines.set(key, (line = JSON.stringify({ type, object: store.served(rt, obj) }) + "\n"));
+      return line;
+    }
     const served = store.served(rt, obj);
     const object = options.asTable ? buildTable(rt, [served], { resourceVersion: served.metadata.resourceVersion ?? "" }, options.asTable) : served;
     return JSON.stringify({ type, object }) + "\n";
