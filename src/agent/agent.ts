@@ -10,7 +10,8 @@
 // Node built-ins, and it needs only `node` (22 or newer, for the global WebSocket) from the image.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, watch, writeFileSync, writeSync, type FSWatcher } from "node:fs";
+import { dirname } from "node:path";
 
 export const PROTOCOL = "berth-agent-v1";
 
@@ -193,6 +194,7 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
     const buffer = Buffer.alloc(64 * 1024);
     /** Sends what the files hold beyond what was sent; false if flow control stopped it short. */
     const drain = (): boolean => {
+      if (command.produced - command.acked > UNACKED_LIMIT) return false;
       for (const source of sources) {
         if (!existsSync(source.path)) continue;
         const fd = openSync(source.path, "r");
@@ -211,15 +213,35 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
       }
       return true;
     };
-    const poll = setInterval(() => {
+    const tick = (): void => {
+      if (command.exit) return;
       // Read the exit code first, then the output: whatever was written before the code is then read.
       const done = existsSync(exitFile!) ? readFileSync(exitFile!, "utf8").trim() : undefined;
       const caughtUp = drain();
       if (done === undefined || done === "" || !caughtUp) return;
       clearInterval(poll);
+      watcher?.close();
       command.exit = { type: "exit", id: command.id, code: Number.parseInt(done, 10), signal: null };
       send(command.exit);
-    }, FOLLOW_POLL_MS);
+    };
+    // Polled, and looked at as soon as the step's directory changes where the file system tells (inotify
+    // on a local volume; a network file system may not, hence the poll).
+    const poll = setInterval(tick, FOLLOW_POLL_MS);
+    let watcher: FSWatcher | undefined;
+    let scheduled = false;
+    try {
+      watcher = watch(dirname(exitFile!), () => {
+        if (scheduled) return;
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          tick();
+        });
+      });
+      watcher.on("error", () => watcher?.close());
+    } catch {
+      // no notifications here: the poll does it
+    }
   };
 
   // Streamed input goes to the command's pipe in order, once; the controller sends more only as the pipe
