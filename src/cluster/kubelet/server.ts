@@ -216,15 +216,28 @@ export class KubeletServer {
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         const protocol = ws.protocol || "";
+        // Frames the client sends while the runtime is still starting the process (stdin, a resize) are
+        // kept and handed over once the session exists.
+        const early: [Buffer, boolean][] = [];
+        const hold = (data: Buffer, isBinary: boolean): void => void early.push([data, isBinary]);
+        ws.on("message", hold);
         void (async () => {
           try {
             const session =
               target.action === "exec"
                 ? await this.options.runtime.exec(containerId, { cmd: command, stdin: request.stdin, tty: request.tty })
                 : await this.options.runtime.attach(containerId, { stdin: request.stdin });
+            ws.off("message", hold);
+            if (ws.readyState !== ws.OPEN) {
+              // The client left during the start.
+              session.close();
+              return;
+            }
             sendHello(ws, protocol, request);
             pumpSession(ws, protocol, request, session, command);
+            for (const [data, isBinary] of early) ws.emit("message", data, isBinary);
           } catch (error) {
+            ws.off("message", hold);
             const status = { metadata: {}, status: "Failure", message: (error as Error).message, reason: "InternalError", code: 500 };
             ws.send(protocol.includes("base64") ? `3${Buffer.from(JSON.stringify(status)).toString("base64")}` : Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify(status))]));
             ws.close(1000);

@@ -99,6 +99,24 @@ describe("pod isolation", { skip: isRoot ? false : "private namespaces and mount
     assert.equal(existsSync(path), false);
   });
 
+  test("a writable layer in memory (when the state directory cannot hold one) works the same", async () => {
+    const inMemory = await ProcessRuntime.create({ stateDirectory: tempDir("berth-state-"), writableLayer: "memory" });
+    try {
+      const pod = podConfig("in-memory", join(logs, "in-memory"));
+      const { podSandboxId } = await inMemory.runPodSandbox(pod);
+      const volume = tempDir("berth-volume-");
+      const { containerId } = await inMemory.createContainer(podSandboxId, containerConfig("c", ["sh", "-c", `echo layer > /etc/berth-layer-test; cat /etc/berth-layer-test; echo v > ${UNIQUE_ROOT}/v`], { mounts: [{ containerPath: UNIQUE_ROOT, hostPath: volume }] }), pod);
+      await inMemory.startContainer(containerId);
+      const status = await waitForExit(inMemory, containerId);
+      assert.equal(status.exitCode, 0, readLog(status.logPath).stderr);
+      assert.equal(readLog(status.logPath).stdout, "layer\n");
+      assert.equal(readFileSync(join(volume, "v"), "utf8"), "v\n");
+      assert.equal(existsSync("/etc/berth-layer-test"), false);
+    } finally {
+      await inMemory.close();
+    }
+  });
+
   test("a pod sees only its own processes and its own hostname", async () => {
     const { pod, id } = await startPod("pid-ns");
     const out = await run(id, pod, containerConfig("c", ["sh", "-c", "hostname; ls /proc | grep -c '^[0-9]'"]));

@@ -6,8 +6,8 @@ import { ContainerCgroup } from "../../../src/cluster/runtime/process/cgroups.ts
 import { ProcessRuntime } from "../../../src/cluster/runtime/process/process-runtime.ts";
 import { containerConfig, isRoot, podConfig, tempDir, waitForExit } from "./helpers.ts";
 
-test("without writable cgroups every requested limit is reported as not enforced", () => {
-  const { cgroup, warnings } = ContainerCgroup.create({ trackingHasKill: false, instanceDirectories: [] }, "x", { memoryLimitBytes: 64 << 20, cpuLimitMillis: 500 });
+test("without writable cgroups every requested limit is reported as not enforced", async () => {
+  const { cgroup, warnings } = await ContainerCgroup.create({ trackingHasKill: false, instanceDirectories: [] }, "x", { memoryLimitBytes: 64 << 20, cpuLimitMillis: 500 });
   assert.equal(cgroup, undefined);
   assert.deepEqual(
     warnings.map((w) => w.reason),
@@ -15,7 +15,7 @@ test("without writable cgroups every requested limit is reported as not enforced
   );
   assert.match(warnings[0]?.message ?? "", /memory limit of 67108864 bytes is not enforced/);
   assert.match(warnings[1]?.message ?? "", /cpu limit of 500m is not enforced/);
-  assert.deepEqual(ContainerCgroup.create({ trackingHasKill: false, instanceDirectories: [] }, "x", {}).warnings, []);
+  assert.deepEqual((await ContainerCgroup.create({ trackingHasKill: false, instanceDirectories: [] }, "x", {})).warnings, []);
 });
 
 describe("cgroup limits", { skip: isRoot ? false : "cgroups need root (CI runs as root)" }, () => {

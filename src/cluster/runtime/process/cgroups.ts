@@ -11,6 +11,7 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { mkdir, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContainerResources, RuntimeWarning } from "../cri.ts";
 
@@ -64,6 +65,14 @@ function processExists(pid: number): boolean {
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+async function tryMkdirAsync(path: string): Promise<boolean> {
+  return mkdir(path, { recursive: true }).then(() => true, () => false);
+}
+
+async function tryWriteAsync(path: string, value: string): Promise<boolean> {
+  return writeFile(path, value).then(() => true, () => false);
 }
 
 /** Kills what is left in a cgroup directory and removes it; a cgroup can only be removed once empty. */
@@ -210,37 +219,39 @@ export class ContainerCgroup {
    * Creates the container's cgroups and applies its limits. Returns the cgroup (absent when no hierarchy is
    * usable) and a warning for each limit that is not enforced.
    */
-  static create(layout: CgroupLayout, name: string, resources: ContainerResources = {}): { cgroup?: ContainerCgroup; warnings: RuntimeWarning[] } {
+  static async create(layout: CgroupLayout, name: string, resources: ContainerResources = {}): Promise<{ cgroup?: ContainerCgroup; warnings: RuntimeWarning[] }> {
     const warnings: RuntimeWarning[] = [];
     const directories = new Set<string>();
-    const make = (root: string | undefined): string | undefined => {
+    // Asynchronous: creating a cgroup takes the kernel a millisecond or two, on the thread the whole
+    // cluster shares otherwise.
+    const make = async (root: string | undefined): Promise<string | undefined> => {
       if (!root) return undefined;
       const dir = join(root, name);
-      return tryMkdir(dir) ? (directories.add(dir), dir) : undefined;
+      return (await tryMkdirAsync(dir)) ? (directories.add(dir), dir) : undefined;
     };
-    make(layout.trackingRoot);
+    await make(layout.trackingRoot);
 
     if (resources.memoryLimitBytes !== undefined) {
-      const dir = make(layout.memoryRoot);
+      const dir = await make(layout.memoryRoot);
       const file = layout.memoryVersion === 2 ? "memory.max" : "memory.limit_in_bytes";
-      if (!dir || !tryWrite(join(dir, file), String(resources.memoryLimitBytes))) {
+      if (!dir || !(await tryWriteAsync(join(dir, file), String(resources.memoryLimitBytes)))) {
         warnings.push({
           reason: "LimitNotEnforced",
           message: `memory limit of ${resources.memoryLimitBytes} bytes is not enforced: no writable memory cgroup on this host (needs root and the memory controller)`,
         });
       } else if (layout.memoryVersion === 2) {
         // Without this, swap would let a container exceed its limit instead of being OOM-killed.
-        tryWrite(join(dir, "memory.swap.max"), "0");
+        await tryWriteAsync(join(dir, "memory.swap.max"), "0");
       }
     }
     if (resources.cpuLimitMillis !== undefined) {
-      const dir = make(layout.cpuRoot);
+      const dir = await make(layout.cpuRoot);
       const quota = Math.max(1000, Math.round((resources.cpuLimitMillis * CFS_PERIOD_US) / 1000));
       const applied =
         dir !== undefined &&
         (layout.cpuVersion === 2
-          ? tryWrite(join(dir, "cpu.max"), `${quota} ${CFS_PERIOD_US}`)
-          : tryWrite(join(dir, "cpu.cfs_period_us"), String(CFS_PERIOD_US)) && tryWrite(join(dir, "cpu.cfs_quota_us"), String(quota)));
+          ? await tryWriteAsync(join(dir, "cpu.max"), `${quota} ${CFS_PERIOD_US}`)
+          : (await tryWriteAsync(join(dir, "cpu.cfs_period_us"), String(CFS_PERIOD_US))) && (await tryWriteAsync(join(dir, "cpu.cfs_quota_us"), String(quota))));
       if (!applied) {
         warnings.push({
           reason: "LimitNotEnforced",
@@ -283,11 +294,11 @@ export class ContainerCgroup {
   }
 
   /** Removes the directories; they must be empty of processes, so callers kill and wait first. */
-  remove(): boolean {
+  async remove(): Promise<boolean> {
     let removed = true;
     for (const dir of this.directories) {
       try {
-        rmdirSync(dir);
+        await rmdir(dir);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "ENOENT") removed = false;
       }

@@ -27,6 +27,8 @@ export interface HostCapabilities {
   tools: HostTools;
   /** Pods get private mount/pid/uts/ipc namespaces and containers a copy-on-write view of the host root. */
   podIsolation: boolean;
+  /** A container's writable layer can be a directory of the state directory (else: a tmpfs per container). */
+  overlayUpperOnDisk: boolean;
   /** Why podIsolation is false, for the warning the kubelet turns into an event. */
   isolationUnavailableBecause?: string;
   cgroups: CgroupLayout;
@@ -58,20 +60,29 @@ export function listHostSubmounts(mountinfo = readFileSync("/proc/self/mountinfo
   return [...new Set(points)].filter((point, _i, all) => !all.some((other) => other !== point && point.startsWith(`${other}/`))).sort();
 }
 
-async function overlayOfRootWorks(tools: HostTools, scratchDir: string): Promise<string | undefined> {
-  if (!tools.unshare || !tools.mount) return "unshare(1) or mount(8) is missing (Debian packages util-linux and mount)";
+/**
+ * Whether an overlay of the root can be mounted in a private mount namespace, and whether its writable
+ * layer may live on the runtime's state directory (not possible when that is itself an overlay, as in
+ * many containers; the layer then lives in a tmpfs per container, which costs two more programs per start).
+ */
+async function overlayOfRoot(tools: HostTools, scratchDir: string): Promise<{ unavailableBecause?: string; upperOnDisk: boolean }> {
+  if (!tools.unshare || !tools.mount) return { unavailableBecause: "unshare(1) or mount(8) is missing (Debian packages util-linux and mount)", upperOnDisk: false };
   const probe = [
+    `disk=no`,
+    `if mkdir "$1/disk" "$1/disk/upper" "$1/disk/work" "$1/disk/root" && mount -t overlay -o "lowerdir=/,upperdir=$1/disk/upper,workdir=$1/disk/work" berth-probe "$1/disk/root" 2>/dev/null && test -x "$1/disk/root/bin/sh"; then disk=yes; umount "$1/disk/root"; fi`,
+    `rm -rf "$1/disk"`,
     `mount -t tmpfs berth-probe "$1" || exit 1`,
     `mkdir "$1/upper" "$1/work" "$1/root" || exit 1`,
     `mount -t overlay -o "lowerdir=/,upperdir=$1/upper,workdir=$1/work" berth-probe "$1/root" || exit 1`,
-    `test -x "$1/root/bin/sh"`,
+    `test -x "$1/root/bin/sh" || exit 1`,
+    `echo "disk=$disk"`,
   ].join("\n");
   try {
-    await run(tools.unshare, ["--mount", "--propagation", "private", "--", tools.sh, "-c", probe, "berth-probe", scratchDir]);
-    return undefined;
+    const { stdout } = await run(tools.unshare, ["--mount", "--propagation", "private", "--", tools.sh, "-c", probe, "berth-probe", scratchDir]);
+    return { upperOnDisk: stdout.includes("disk=yes") };
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr?.trim();
-    return `an overlay of the root filesystem cannot be mounted in a private mount namespace${stderr ? ` (${stderr})` : ""}`;
+    return { unavailableBecause: `an overlay of the root filesystem cannot be mounted in a private mount namespace${stderr ? ` (${stderr})` : ""}`, upperOnDisk: false };
   }
 }
 
@@ -90,12 +101,18 @@ export async function detectHostCapabilities(scratchDir: string): Promise<HostCa
   let isolationUnavailableBecause: string | undefined;
   if (process.platform !== "linux") isolationUnavailableBecause = "namespaces need Linux";
   else if (!isRoot) isolationUnavailableBecause = "Berth is not running as root";
-  else if (!tools.nsenter || !tools.chroot) isolationUnavailableBecause = "nsenter(1) or chroot(8) is missing (Debian packages util-linux and coreutils)";
-  else isolationUnavailableBecause = await overlayOfRootWorks(tools, scratchDir);
+  else if (!tools.nsenter) isolationUnavailableBecause = "nsenter(1) is missing (Debian package util-linux)";
+  let overlayUpperOnDisk = false;
+  if (isolationUnavailableBecause === undefined) {
+    const overlay = await overlayOfRoot(tools, scratchDir);
+    isolationUnavailableBecause = overlay.unavailableBecause;
+    overlayUpperOnDisk = overlay.upperOnDisk;
+  }
   return {
     isRoot,
     tools,
     podIsolation: isolationUnavailableBecause === undefined,
+    overlayUpperOnDisk,
     ...(isolationUnavailableBecause ? { isolationUnavailableBecause } : {}),
     cgroups: detectCgroupLayout(isRoot && process.platform === "linux"),
   };

@@ -4,12 +4,12 @@
 // process (PID 1 of the pod's pid namespace) makes the kernel kill every process left in the pod.
 // Without isolation a sandbox is only bookkeeping.
 
-import { spawn, type ChildProcess } from "node:child_process";
 import { networkInterfaces } from "node:os";
 import type { PodSandboxConfig, PodSandboxState } from "../cri.ts";
 import type { HostTools } from "./host-capabilities.ts";
 import { pausePlan } from "./launch-scripts.ts";
 import { childrenOf, signalProcess } from "./process-tree.ts";
+import type { Spawner } from "./spawner.ts";
 
 /** The process runtime shares the host's network, so a pod's IP is the host's first external IPv4 address. */
 export function hostIp(): string {
@@ -29,7 +29,7 @@ export class PodSandbox {
   state: PodSandboxState = "ready";
   /** Host pid of the pause process; undefined without isolation. */
   pausePid: number | undefined;
-  private pause: ChildProcess | undefined;
+  private pauseLauncherPid: number | undefined;
   private pauseExited: Promise<void> = Promise.resolve();
 
   constructor(id: string, config: PodSandboxConfig) {
@@ -38,24 +38,15 @@ export class PodSandbox {
   }
 
   /** Starts the pause process and waits until the namespaces are set up. */
-  async startIsolation(tools: HostTools): Promise<void> {
+  async startIsolation(tools: HostTools, spawner: Spawner): Promise<void> {
     const plan = pausePlan(tools, this.config.hostname ?? this.config.metadata.name);
-    const pause = spawn(plan.file, plan.args, { detached: true, stdio: ["pipe", "pipe", "pipe"] });
-    this.pause = pause;
-    this.pauseExited = new Promise((resolve) => pause.once("close", () => resolve()));
-    let stderr = "";
-    pause.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    await new Promise<void>((resolve, reject) => {
-      let stdout = "";
-      pause.stdout?.on("data", (chunk: Buffer) => {
-        stdout += chunk.toString();
-        if (stdout.includes("ready")) resolve();
-      });
-      pause.once("error", reject);
-      pause.once("exit", () => reject(new Error(`the pod's pause process exited during setup: ${stderr.trim()}`)));
-    });
+    const pause = await spawner.spawn({ file: plan.file, args: plan.args, env: process.env as Record<string, string>, stdin: true }, "pause");
+    this.pauseLauncherPid = pause.pid;
+    this.pauseExited = pause.exit.then(() => undefined);
+    const outcome = await Promise.race([pause.line, pause.exit]);
+    if (typeof outcome !== "string") throw new Error(`the pod's pause process exited during setup: ${outcome.stderr?.trim() ?? ""}`);
     // unshare --fork: the pause shell is unshare's only child.
-    this.pausePid = childrenOf(pause.pid as number)[0];
+    this.pausePid = pause.pid !== undefined ? childrenOf(pause.pid)[0] : undefined;
     if (this.pausePid === undefined) throw new Error("the pod's pause process vanished during setup");
   }
 
@@ -64,7 +55,7 @@ export class PodSandbox {
     // Only the pause process: unshare then reaps it and exits by itself. Killing unshare as well would
     // orphan the pause process to the host's init, which on some hosts never reaps it (a zombie per pod).
     if (this.pausePid !== undefined) signalProcess(this.pausePid, "SIGKILL");
-    else if (this.pause?.pid !== undefined) signalProcess(this.pause.pid, "SIGKILL");
+    else if (this.pauseLauncherPid !== undefined) signalProcess(this.pauseLauncherPid, "SIGKILL");
     await this.pauseExited;
   }
 }

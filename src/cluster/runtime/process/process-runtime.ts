@@ -3,6 +3,7 @@
 
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { EventEmitter } from "node:events";
@@ -34,8 +35,9 @@ import { parseImageReference } from "../image-reference.ts";
 import { ContainerCgroup, removeInstanceCgroups } from "./cgroups.ts";
 import { detectHostCapabilities, listHostSubmounts, type HostCapabilities } from "./host-capabilities.ts";
 import { LaunchedProcess } from "./launched-process.ts";
-import { execPlan, isolatedContainerPlan, plainContainerPlan, type ProcessUser } from "./launch-scripts.ts";
+import { execPlan, isolatedContainerPlan, plainContainerPlan, type ProcessUser, type SpawnPlan } from "./launch-scripts.ts";
 import { PodSandbox } from "./pod-sandbox.ts";
+import { Spawner } from "./spawner.ts";
 import { groupExists, signalGroup } from "./process-tree.ts";
 import { ProcessImageService, type ImagePolicy } from "./process-images.ts";
 import { attachSession, collectExec, execSession } from "./streaming-sessions.ts";
@@ -54,6 +56,11 @@ export interface ProcessRuntimeOptions {
   imagePolicy?: ImagePolicy;
   /** "off" runs plain host processes even as root (no namespaces); default "auto". */
   isolation?: "auto" | "off";
+  /**
+   * Where a container's writable layer lives: "auto" (default) in the state directory when the host allows
+   * it, else in a tmpfs of its own; "memory" always in the tmpfs.
+   */
+  writableLayer?: "auto" | "memory";
 }
 
 interface ContainerRecord {
@@ -119,24 +126,29 @@ export class ProcessRuntime implements ContainerRuntime {
   private readonly ownsStateDirectory: boolean;
   private readonly images: ProcessImageService;
   private readonly isolation: boolean;
+  private readonly layerInMemory: boolean;
   private readonly sandboxes = new Map<string, PodSandbox>();
   private readonly containers = new Map<string, ContainerRecord>();
   private readonly events = new EventEmitter();
+  /** Starts every process, so that this (large) process never forks: see spawner.ts. */
+  private readonly spawner: Spawner;
 
-  private constructor(host: HostCapabilities, stateDirectory: string, options: ProcessRuntimeOptions) {
+  private constructor(host: HostCapabilities, stateDirectory: string, spawner: Spawner, options: ProcessRuntimeOptions) {
     this.host = host;
+    this.spawner = spawner;
     this.stateDirectory = stateDirectory;
     this.ownsStateDirectory = options.stateDirectory === undefined;
     this.images = new ProcessImageService(options.imagePolicy);
     this.isolation = host.podIsolation && options.isolation !== "off";
+    this.layerInMemory = !host.overlayUpperOnDisk || options.writableLayer === "memory";
   }
 
   /** Probes the host (root, tools, cgroups, overlay support) and returns a ready runtime. */
   static async create(options: ProcessRuntimeOptions = {}): Promise<ProcessRuntime> {
     const stateDirectory = options.stateDirectory ? resolve(options.stateDirectory) : mkdtempSync(join(tmpdir(), "berth-runtime-"));
     mkdirSync(join(stateDirectory, "probe"), { recursive: true });
-    const host = await detectHostCapabilities(join(stateDirectory, "probe"));
-    return new ProcessRuntime(host, stateDirectory, options);
+    const [host, spawner] = await Promise.all([detectHostCapabilities(join(stateDirectory, "probe")), Spawner.start()]);
+    return new ProcessRuntime(host, stateDirectory, spawner, options);
   }
 
   info(): RuntimeInfo {
@@ -181,7 +193,7 @@ export class ProcessRuntime implements ContainerRuntime {
   async runPodSandbox(config: PodSandboxConfig): Promise<RunPodSandboxResult> {
     const sandbox = new PodSandbox(newId(), config);
     const warnings: RuntimeWarning[] = [];
-    if (this.isolation) await sandbox.startIsolation(this.host.tools);
+    if (this.isolation) await sandbox.startIsolation(this.host.tools, this.spawner);
     else warnings.push(this.isolationWarning());
     this.sandboxes.set(sandbox.id, sandbox);
     return { podSandboxId: sandbox.id, warnings };
@@ -271,7 +283,7 @@ export class ProcessRuntime implements ContainerRuntime {
       user = undefined;
     }
     const id = newId();
-    const { cgroup, warnings: limitWarnings } = ContainerCgroup.create(this.host.cgroups, id, config.resources);
+    const { cgroup, warnings: limitWarnings } = await ContainerCgroup.create(this.host.cgroups, id, config.resources);
     warnings.push(...limitWarnings);
     const env: Record<string, string> = {};
     for (const { key, value } of config.envs ?? []) env[key] = value;
@@ -314,27 +326,34 @@ export class ProcessRuntime implements ContainerRuntime {
     let command = [...(record.config.command ?? []), ...(record.config.args ?? [])];
     if (record.config.tty && this.host.tools.script) command = onPseudoTerminal(this.host.tools, command, DEFAULT_TERMINAL_SIZE);
     const cgroupDirectories = record.cgroup?.directories ?? [];
-    let plan;
+    let plan: SpawnPlan;
     if (this.isolation && record.sandbox.pausePid !== undefined) {
       const layerDirectory = this.layerDirectory(record);
-      mkdirSync(layerDirectory, { recursive: true });
-      plan = isolatedContainerPlan({
+      const layerInMemory = this.layerInMemory;
+      await Promise.all(layerInMemory ? [mkdir(layerDirectory, { recursive: true })] : ["upper", "work", "root"].map((d) => mkdir(join(layerDirectory, d), { recursive: true })));
+      const mounts = await Promise.all(
+        (record.config.mounts ?? []).map(async (mount) => ({ ...mount, directory: await stat(mount.hostPath).then((s) => s.isDirectory(), () => true) })),
+      );
+      const isolated = isolatedContainerPlan({
         tools: this.host.tools,
         cgroupDirectories,
         pausePid: record.sandbox.pausePid,
         layerDirectory,
+        layerInMemory,
+        fstabPath: `${layerDirectory}.fstab`,
         // Read again for every start: mounts made since the runtime started must show up too.
         hostSubmounts: listHostSubmounts(),
-        mounts: record.config.mounts ?? [],
+        mounts,
         workingDir: record.workingDir,
         command,
         ...(record.user ? { user: record.user } : {}),
       });
+      await writeFile(`${layerDirectory}.fstab`, isolated.fstab);
+      plan = isolated;
     } else {
       plan = plainContainerPlan({ tools: this.host.tools, cgroupDirectories, workingDir: record.workingDir, command, ...(record.user ? { user: record.user } : {}) });
     }
-    const log = new CriLogWriter(record.logPath);
-    const launched = new LaunchedProcess({
+    const launched = await LaunchedProcess.launch(this.spawner, {
       plan,
       env: record.env,
       // A terminal stays open even without stdin, as with `docker run -t`: `cat` on it waits for input
@@ -349,6 +368,12 @@ export class ProcessRuntime implements ContainerRuntime {
         record.execGroups.clear();
       },
     });
+    if (record.state !== "created") {
+      // Stopped or removed while it was being launched.
+      launched.killAll();
+      throw new RuntimeError("RunContainerError", `container ${record.config.metadata.name} was stopped while it started`);
+    }
+    const log = new CriLogWriter(record.logPath);
     record.process = launched;
     record.state = "running";
     record.startedAt = new Date();
@@ -423,12 +448,13 @@ export class ProcessRuntime implements ContainerRuntime {
     await this.stopContainer(containerId, 0);
     if (record.cgroup) {
       // Killed processes leave their cgroup a moment after they die; rmdir fails until then.
-      for (let attempt = 0; attempt < 100 && !record.cgroup.remove(); attempt++) {
+      for (let attempt = 0; attempt < 100 && !(await record.cgroup.remove()); attempt++) {
         record.cgroup.killAll();
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     }
-    rmSync(this.layerDirectory(record), { recursive: true, force: true });
+    // Asynchronous: a burst of deletions must not stall the event loop the whole cluster shares.
+    await Promise.all([rm(this.layerDirectory(record), { recursive: true, force: true }), rm(`${this.layerDirectory(record)}.fstab`, { force: true })]);
     this.containers.delete(containerId);
     this.emit("deleted", record);
   }
@@ -473,7 +499,7 @@ export class ProcessRuntime implements ContainerRuntime {
 
   // ------------------------------------------------------------------------------------------ exec and attach
 
-  private launchExec(containerId: string, options: ExecOptions): LaunchedProcess {
+  private async launchExec(containerId: string, options: ExecOptions): Promise<LaunchedProcess> {
     const record = this.container(containerId);
     const main = record.process?.mainPid();
     if (record.state !== "running" || main === undefined) {
@@ -492,7 +518,7 @@ export class ProcessRuntime implements ContainerRuntime {
       command: options.tty ? onPseudoTerminal(this.host.tools, options.cmd, options.size ?? DEFAULT_TERMINAL_SIZE) : options.cmd,
     });
     // No cgroup handed over: killing an exec must not kill the container it runs in.
-    const launched = new LaunchedProcess({
+    const launched: LaunchedProcess = await LaunchedProcess.launch(this.spawner, {
       plan,
       env: record.env,
       stdin: options.stdin === true,
@@ -500,6 +526,7 @@ export class ProcessRuntime implements ContainerRuntime {
       leftoversSurvive: true,
       onExit: () => {
         // An empty group is forgotten at once, so its number, once reused, is never signalled.
+        const group = launched.pid;
         if (group !== undefined && !groupExists(group)) record.execGroups.delete(group);
       },
     });
@@ -510,11 +537,11 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   async execSync(containerId: string, cmd: string[], timeoutSeconds: number): Promise<ExecSyncResult> {
-    return collectExec(this.launchExec(containerId, { cmd }), timeoutSeconds);
+    return collectExec(await this.launchExec(containerId, { cmd }), timeoutSeconds);
   }
 
   async exec(containerId: string, options: ExecOptions): Promise<StreamingSession> {
-    return execSession(this.launchExec(containerId, options), options.tty === true, this.host.tools);
+    return execSession(await this.launchExec(containerId, options), options.tty === true, this.host.tools);
   }
 
   async attach(containerId: string, options: { stdin: boolean }): Promise<StreamingSession> {
@@ -539,6 +566,7 @@ export class ProcessRuntime implements ContainerRuntime {
     await Promise.all([...this.sandboxes.keys()].map((id) => this.removePodSandbox(id)));
     await Promise.all([...this.containers.keys()].map((id) => this.removeContainer(id)));
     removeInstanceCgroups(this.host.cgroups);
+    await this.spawner.close();
     if (this.ownsStateDirectory) rmSync(this.stateDirectory, { recursive: true, force: true });
   }
 }

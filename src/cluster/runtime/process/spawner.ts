@@ -1,0 +1,232 @@
+// The runtime's end of the spawner (spawner-process.ts): every process the runtime starts is started by
+// that small helper process, so this (large) process never forks. Output and stdin do not pass through the
+// helper: they are Unix socket connections the helper opens to a server here and hands to the child as its
+// file descriptors 0-2 (what libuv would have made them anyway: a socket pair), so the runtime reads a
+// container's output straight from the container.
+
+import { fork, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer, type Server, type Socket } from "node:net";
+import { PassThrough, type Readable, type Writable } from "node:stream";
+
+export interface SpawnOptions {
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+  stdin: boolean;
+}
+
+export interface ProcessExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Pause processes only: what they wrote on stderr. */
+  stderr?: string;
+}
+
+/** A process the spawner started: its pid, streams, the first control line, and its exit. */
+export interface SpawnedProcess {
+  pid: number | undefined;
+  stdin: Writable | null;
+  stdout: Readable;
+  stderr: Readable;
+  /** The launch script's first line on fd 3 ("started" / "error <why>"), or "ready" from a pause process. */
+  line: Promise<string>;
+  exit: Promise<ProcessExitStatus>;
+}
+
+interface Pending {
+  expectedSockets: number;
+  sockets: Map<number, Socket>;
+  pid?: number;
+  spawned: boolean;
+  failed: boolean;
+  ready: () => void;
+  line: (line: string) => void;
+  exit: (status: ProcessExitStatus) => void;
+  exited: boolean;
+}
+
+type Message =
+  | { type: "spawned"; id: number; pid: number }
+  | { type: "line"; id: number; line: string }
+  | { type: "exit"; id: number; code: number | null; signal: NodeJS.Signals | null; stderr?: string };
+
+/** An already-ended stream (reading) that swallows what is written, for a process that never started. */
+function endedStream(): PassThrough {
+  const stream = new PassThrough();
+  stream.end();
+  return stream;
+}
+
+export class Spawner {
+  private readonly helper: ChildProcess;
+  private readonly server: Server;
+  private readonly stdioPath: string;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private helperGone: string | undefined;
+
+  private constructor(helper: ChildProcess, server: Server, stdioPath: string) {
+    this.helper = helper;
+    this.server = server;
+    this.stdioPath = stdioPath;
+    helper.on("message", (message: Message) => this.onMessage(message));
+    helper.once("exit", (code, signal) => {
+      this.helperGone = `the runtime's spawner process exited (${signal ?? `code ${code}`})`;
+      // Nothing more will be reported: settle what is still waiting, so no caller hangs.
+      for (const [id, pending] of this.pending) {
+        pending.line(`error ${this.helperGone}`);
+        pending.exit({ code: 137, signal: null });
+        this.pending.delete(id);
+      }
+      this.updateRef();
+    });
+    server.on("connection", (socket) => this.onConnection(socket));
+  }
+
+  static async start(): Promise<Spawner> {
+    // Abstract Unix socket (Linux): no file to create or clean up.
+    const stdioPath = `\0berth-spawner-${process.pid}-${randomBytes(6).toString("hex")}`;
+    const server = createServer({ pauseOnConnect: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(stdioPath, () => resolve());
+    });
+    const helper = fork(new URL("./spawner-process.ts", import.meta.url).pathname, [], {
+      // Not the runtime's flags (--cpu-prof, --test, ...); a process group of its own, so a Ctrl-C meant
+      // for Berth does not take the pods down before Berth has stopped them.
+      execArgv: [],
+      detached: true,
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      helper.once("spawn", resolve);
+      helper.once("error", reject);
+    });
+    // The runtime's event loop need not stay alive for the helper; close() ends it.
+    helper.unref();
+    (helper.channel as { unref?: () => void } | undefined)?.unref?.();
+    server.unref();
+    return new Spawner(helper, server, stdioPath);
+  }
+
+  private onMessage(message: Message): void {
+    const pending = this.pending.get(message.id);
+    if (!pending) return;
+    if (message.type === "spawned") {
+      pending.pid = message.pid;
+      pending.spawned = true;
+      this.checkReady(message.id, pending);
+    } else if (message.type === "line") {
+      pending.line(message.line);
+    } else if (message.type === "exit") {
+      pending.exited = true;
+      if (!pending.spawned) {
+        // The spawn failed: the sockets (if any arrived) end at once; nothing else is coming.
+        pending.failed = true;
+        pending.ready();
+      }
+      pending.exit({ code: message.code, signal: message.signal, ...(message.stderr !== undefined ? { stderr: message.stderr } : {}) });
+      this.checkReady(message.id, pending);
+    }
+  }
+
+  private checkReady(id: number, pending: Pending): void {
+    if (pending.failed || (pending.spawned && pending.sockets.size === pending.expectedSockets)) pending.ready();
+    if (pending.exited && (pending.failed || pending.sockets.size === pending.expectedSockets)) {
+      this.pending.delete(id);
+      this.updateRef();
+    }
+  }
+
+  /** The helper's channel keeps this process alive only while something it started is running. */
+  private updateRef(): void {
+    const channel = this.helper.channel as { ref?: () => void; unref?: () => void } | undefined;
+    if (this.pending.size > 0) channel?.ref?.();
+    else channel?.unref?.();
+  }
+
+  private onConnection(socket: Socket): void {
+    // The first line names the process and the file descriptor; the rest is the stream itself. Read with
+    // "readable" (not "data", not pause()), so that the stream is left neither flowing nor paused for
+    // whoever consumes it next.
+    let header = Buffer.alloc(0);
+    const onReadable = (): void => {
+      let chunk: Buffer | null;
+      while ((chunk = socket.read() as Buffer | null) !== null) {
+        header = Buffer.concat([header, chunk]);
+        const newline = header.indexOf(10);
+        if (newline < 0) {
+          if (header.length > 64) socket.destroy();
+          continue;
+        }
+        socket.off("readable", onReadable);
+        const rest = header.subarray(newline + 1);
+        if (rest.length > 0) socket.unshift(rest);
+        const [id, fd] = header.subarray(0, newline).toString().split(" ").map(Number) as [number, number];
+        const pending = this.pending.get(id);
+        if (!pending) {
+          socket.destroy();
+          return;
+        }
+        pending.sockets.set(fd, socket);
+        this.checkReady(id, pending);
+        return;
+      }
+    };
+    socket.on("readable", onReadable);
+    socket.on("error", () => {
+      // A peer that went away is an ended stream, nothing more.
+    });
+  }
+
+  /** Starts a process; resolves once it runs (or failed to) with its output connected. */
+  spawn(options: SpawnOptions, mode: "process" | "pause" = "process"): Promise<SpawnedProcess> {
+    if (this.helperGone) return Promise.reject(new Error(this.helperGone));
+    const id = this.nextId++;
+    let settleLine!: (line: string) => void;
+    let settleExit!: (status: ProcessExitStatus) => void;
+    const line = new Promise<string>((resolve) => (settleLine = resolve));
+    const exit = new Promise<ProcessExitStatus>((resolve) => (settleExit = resolve));
+    return new Promise((resolve) => {
+      const pending: Pending = {
+        expectedSockets: mode === "pause" ? 0 : options.stdin ? 3 : 2,
+        sockets: new Map(),
+        spawned: false,
+        failed: false,
+        exited: false,
+        line: settleLine,
+        exit: settleExit,
+        ready: () => {
+          const stream = (fd: number): Socket | PassThrough => pending.sockets.get(fd) ?? endedStream();
+          resolve({
+            pid: pending.pid,
+            stdin: options.stdin ? stream(0) : null,
+            stdout: stream(1),
+            stderr: stream(2),
+            line,
+            exit,
+          });
+        },
+      };
+      this.pending.set(id, pending);
+      this.updateRef();
+      this.helper.send({ type: "spawn", id, mode, file: options.file, args: options.args, env: options.env, stdin: options.stdin, stdioPath: this.stdioPath });
+    });
+  }
+
+  /** Pid of the helper process. */
+  get pid(): number | undefined {
+    return this.helper.pid;
+  }
+
+  /** Ends the helper (it exits when its channel closes) and the server; resolves once the helper is gone. */
+  async close(): Promise<void> {
+    this.server.close();
+    if (this.helper.exitCode !== null || this.helper.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.helper.once("exit", () => resolve()));
+    if (this.helper.connected) this.helper.disconnect();
+    else this.helper.kill("SIGKILL");
+    await exited;
+  }
+}
