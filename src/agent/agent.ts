@@ -10,7 +10,7 @@
 // Node built-ins, and it needs only `node` (22 or newer, for the global WebSocket) from the image.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, watch, writeFileSync, writeSync, type FSWatcher } from "node:fs";
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, watch, writeFileSync, writeSync, type FSWatcher } from "node:fs";
 import { dirname } from "node:path";
 
 export const PROTOCOL = "berth-agent-v1";
@@ -29,6 +29,13 @@ export type AgentMessage =
   | { type: "input-ack"; id: string; offset: number }
   | { type: "pong" };
 
+/** A file the agent writes before starting a command (a step's script, say): base64 data, octal mode. */
+export interface FileToWrite {
+  path: string;
+  data: string;
+  mode: number;
+}
+
 /** A command still known to a (re)connecting agent: output produced, streamed input received and written. */
 export interface RunningReport {
   id: string;
@@ -42,7 +49,8 @@ export type ControllerMessage =
   | { type: "welcome" }
   | { type: "refused"; reason: string }
   /** stdin: all of the input (base64); stdinStream: the input follows in `input` messages, then `input-end`. */
-  | { type: "run"; id: string; command: string[]; cwd?: string; env?: Record<string, string>; stdin?: string; stdinStream?: boolean }
+  // files: written (directories created) before the command starts; remove: deleted once it ended.
+  | { type: "run"; id: string; command: string[]; cwd?: string; env?: Record<string, string>; stdin?: string; stdinStream?: boolean; files?: FileToWrite[]; remove?: string[] }
   | { type: "input"; id: string; offset: number; data: string }
   | { type: "input-end"; id: string; offset: number }
   | { type: "resume"; id: string; offset: number }
@@ -145,11 +153,32 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
     if (message.command[0] === FOLLOW) return follow(command, message.command.slice(1));
     if (message.command[0] === START) return start(command, message.command.slice(1), message.stdin);
     const [file, ...args] = message.command;
+    const ended = (exit: NonNullable<Command["exit"]>) => {
+      for (const path of message.remove ?? []) {
+        try {
+          rmSync(path, { recursive: true, force: true });
+        } catch {
+          // left behind: not the command's outcome
+        }
+      }
+      command.exit ??= exit;
+      send(command.exit);
+    };
+    for (const f of message.files ?? []) {
+      try {
+        mkdirSync(dirname(f.path), { recursive: true });
+        writeFileSync(f.path, Buffer.from(f.data, "base64"));
+        chmodSync(f.path, f.mode);
+      } catch (e) {
+        return ended({ type: "exit", id: message.id, code: null, signal: null, error: `could not save ${f.path}: ${(e as Error).message}` });
+      }
+    }
+    const cwd = message.cwd ?? workdir;
     let child: ChildProcess;
     try {
       // Its own process group, so that a signal reaches everything the command started.
       child = spawn(file!, args, {
-        cwd: message.cwd ?? workdir,
+        cwd,
         env: { ...process.env, ...message.env },
         detached: true,
         stdio: [message.stdin === undefined && !message.stdinStream ? "ignore" : "pipe", "pipe", "pipe"],
@@ -160,9 +189,7 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
       // A command that exits without reading all of its input: its outcome says so, not an EPIPE.
       child.stdin?.on("error", () => {});
     } catch (e) {
-      command.exit = { type: "exit", id: message.id, code: null, signal: null, error: (e as Error).message };
-      send(command.exit);
-      return;
+      return ended({ type: "exit", id: message.id, code: null, signal: null, error: (e as Error).message });
     }
     command.child = child;
     const collect = (stream: "stdout" | "stderr") => (data: Buffer) => {
@@ -178,13 +205,11 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
     child.stdout!.on("data", collect("stdout"));
     child.stderr!.on("data", collect("stderr"));
     child.on("error", (e) => {
-      command.exit ??= { type: "exit", id: command.id, code: null, signal: null, error: e.message };
-      send(command.exit);
+      // Node says "spawn x ENOENT" also when the working directory is missing: say which.
+      const error = (e as NodeJS.ErrnoException).code === "ENOENT" && !existsSync(cwd) ? `the working directory ${cwd} does not exist` : e.message;
+      ended({ type: "exit", id: command.id, code: null, signal: null, error });
     });
-    child.on("close", (code, signal) => {
-      command.exit ??= { type: "exit", id: command.id, code, signal };
-      send(command.exit);
-    });
+    child.on("close", (code, signal) => ended({ type: "exit", id: command.id, code, signal }));
   };
 
   // A step running in another container of the pod writes its output and, at the end, its exit code

@@ -39,6 +39,10 @@ export interface CommandResult {
 export interface RunOptions {
   cwd?: string;
   env?: Record<string, string>;
+  /** Written by the agent (directories created, mode set) before the command starts. */
+  files?: { path: string; content: string | Buffer; mode: number }[];
+  /** Deleted by the agent once the command ended, before it reports the exit. */
+  removeAfter?: string[];
   /**
    * Given to the command on its standard input, which is then closed: all at once, or streamed from an
    * iterable (a file's read stream, say) with flow control, never more than 4 MB ahead of the command.
@@ -161,6 +165,8 @@ export class AgentConnection {
       command,
       ...(options.cwd ? { cwd: options.cwd } : {}),
       ...(options.env ? { env: options.env } : {}),
+      ...(options.files ? { files: options.files.map((f) => ({ path: f.path, data: Buffer.from(f.content).toString("base64"), mode: f.mode })) } : {}),
+      ...(options.removeAfter ? { remove: options.removeAfter } : {}),
     };
     const source = options.stdin;
     const streamed = source !== undefined && typeof source !== "string" && !Buffer.isBuffer(source) ? source : undefined;

@@ -45,33 +45,27 @@ export class StepError extends Error {
 /** After an abort, how long the script gets to end on SIGTERM before everything it started is killed. */
 const KILL_AFTER_MS = 3000;
 
-// $1: where to save the script (read from stdin); $2: "direct" for a script with its own #! line;
-// $3: the shell for the others.
-// The script's directory is removed afterwards, whatever the outcome.
-const WRAPPER = [
-  'dir=$(dirname "$1")',
-  'mkdir -p "$dir" && cat > "$1" || exit 125',
-  'if [ "$2" = direct ]; then chmod +x "$1" && "$1"; else "$3" -xe "$1"; fi',
-  "code=$?",
-  'rm -rf "$dir"',
-  'exit "$code"',
-].join("\n");
+// The agent saves the script (its directory created) and starts the shell on it directly, or the script
+// itself when it has its own #! line, then removes the script's directory whatever the outcome: no
+// process but the script's own.
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13, SIGABRT: 6, SIGSEGV: 11 };
 
 export async function sh(ctx: StepContext, options: ShOptions): Promise<string | number | undefined> {
   if (ctx.container && ctx.container !== ctx.agent.agentContainer) return shInContainer(ctx, ctx.container, options);
   const id = randomBytes(4).toString("hex");
-  const path = `${ctx.cwd}@tmp/durable-${id}/script.sh`;
+  const dir = `${ctx.cwd}@tmp/durable-${id}`;
+  const path = `${dir}/script.sh`;
   const direct = options.script.startsWith("#!");
   if (ctx.shell && !direct) await requireShell(ctx, ctx.shell);
   const stderr = new LogLines(ctx.log, ctx.masker, options.encoding);
   const stdout = options.returnStdout ? undefined : new LogLines(ctx.log, ctx.masker, options.encoding);
   const captured: Buffer[] = [];
-  const running = ctx.agent.run(["sh", "-c", WRAPPER, "sh", path, direct ? "direct" : "shell", ctx.shell ?? "sh"], {
+  const running = ctx.agent.run(direct ? [path] : [ctx.shell ?? "sh", "-xe", path], {
     cwd: ctx.cwd,
     env: ctx.env,
-    stdin: options.script,
+    files: [{ path, content: options.script, mode: 0o777 }],
+    removeAfter: [dir],
     onOutput: (stream, data) => {
       if (stream === "stderr") stderr.write(data);
       else if (stdout) stdout.write(data);
@@ -94,9 +88,9 @@ export async function sh(ctx: StepContext, options: ShOptions): Promise<string |
   });
   stderr.end();
   stdout?.end();
+  if (result.error?.startsWith("could not save")) throw new StepError(`could not save the script to ${path}: ${result.error.replace(/^could not save [^:]*: /, "")}`);
   if (result.error) throw new StepError(`sh step could not run: ${result.error}`);
   const code = result.code ?? 128 + (SIGNAL_NUMBERS[result.signal ?? ""] ?? 0);
-  if (code === 125) throw new StepError(`could not save the script to ${path}`, code);
   return stepResult(ctx, options, code, captured);
 }
 

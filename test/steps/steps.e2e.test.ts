@@ -29,6 +29,9 @@ test("sh: traced commands in the log, exit codes, returnStatus, returnStdout unt
   assert.equal(await sh(ctx, { script: "printf 'a\\nb\\n'", returnStdout: true }), "a\nb\n");
   assert.equal(await sh(ctx, { script: "#!/bin/sh\necho no trace here", returnStdout: true }), "no trace here\n");
   assert.equal(await sh(ctx, { script: "kill -9 $$", returnStatus: true }), 137);
+  // Only the running step's own script is left next to the workspace.
+  assert.equal(await sh(ctx, { script: `ls ${WORKSPACE}@tmp`, returnStdout: true }).then((out) => String(out).trim().split("\n").length), 1);
+  await assert.rejects(sh({ ...ctx, cwd: "/no/such/dir" }, { script: "true" }), /could not save the script to \/no\/such\/dir@tmp\/durable-\w+\/script.sh: .*(EACCES|EROFS|ENOENT|EPERM)|the working directory \/no\/such\/dir does not exist/);
 });
 
 test("sh: secrets are masked in the log, also when split across output chunks", async (t) => {
