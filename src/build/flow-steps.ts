@@ -259,7 +259,14 @@ const input: StepHandler = async (step, frame, build) => {
   return answers;
 };
 
+/** Job properties configure the next builds of a Jenkins job; a run of a Jenkinsfile has none to configure. */
+const properties: StepHandler = async (_step, frame) => {
+  frame.log.line("properties: job properties (parameters, triggers, build discarder) have no effect on a berth run; declare parameters in `parameters { }` or pass --param");
+  return null;
+};
+
 export const FLOW_STEPS: Record<string, StepHandler> = {
+  properties,
   echo, error, unstable, withEnv, stage, timeout, retry, sleep, parallel, catchError, warnError, waitUntil, input,
   isUnix: async () => true,
 };

@@ -60,7 +60,12 @@ export async function runBuild(request: BuildRequest): Promise<BuildOutcome> {
   const stashDir = join(request.buildDir, "stashes");
   await mkdir(request.buildDir, { recursive: true });
   const buildId = `${request.jobName}#${request.buildNumber}`;
+  const sourceDir = resolve(dirname(request.jenkinsfile));
+  const sourceRoot = gitRoot(sourceDir);
+  const branch = gitBranch(sourceDir);
   const env: Record<string, string> = {
+    // As a multibranch job would: the branch the Jenkinsfile's repository is on (for `when { branch … }`).
+    ...(branch ? { BRANCH_NAME: branch } : {}),
     ...request.env,
     ...request.params,
     BUILD_NUMBER: String(request.buildNumber),
@@ -80,8 +85,8 @@ export async function runBuild(request: BuildRequest): Promise<BuildOutcome> {
     },
     buildId,
     jobName: request.jobName,
-    sourceDir: resolve(dirname(request.jenkinsfile)),
-    sourceRoot: gitRoot(resolve(dirname(request.jenkinsfile))),
+    sourceDir,
+    sourceRoot,
     jenkinsfile: request.jenkinsfile,
     artifactsDir: join(request.buildDir, "archive"),
     stashDir,
@@ -105,11 +110,20 @@ export async function runBuild(request: BuildRequest): Promise<BuildOutcome> {
   return error === undefined ? { result } : { result, error };
 }
 
+function git(dir: string, ...args: string[]): string | undefined {
+  try {
+    return execFileSync("git", args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The top of the git work tree holding `dir`, or `dir` itself when it is in none. */
 function gitRoot(dir: string): string {
-  try {
-    return execFileSync("git", ["rev-parse", "--show-toplevel"], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || dir;
-  } catch {
-    return dir;
-  }
+  return git(dir, "rev-parse", "--show-toplevel") ?? dir;
+}
+
+function gitBranch(dir: string): string | undefined {
+  const branch = git(dir, "rev-parse", "--abbrev-ref", "HEAD");
+  return branch === "HEAD" ? undefined : branch;
 }

@@ -99,6 +99,16 @@ const dir: StepHandler = async (step, frame) => {
   return step.body!(undefined, { ...frame, cwd: path });
 };
 
+/** `ws('/abs/dir') { }`: a custom workspace, as `dir` to an absolute path. */
+const ws: StepHandler = async (step, frame, build) => {
+  const path = str(step, "dir") ?? "";
+  return dir({ ...step, args: new Map([["path", path]]) }, frame, build);
+};
+
+const windowsShell: StepHandler = async (step) => {
+  throw abort(`${step.name} runs Windows PowerShell scripts; Berth runs Linux pods: use sh (with a #!/usr/bin/env pwsh script for PowerShell Core)`, step);
+};
+
 const pwd: StepHandler = async (step, frame) => {
   const node = requireNode(frame, step);
   return bool(step, "tmp") ? `${node.workspace}@tmp` : cwdOf({ ...frame, node });
@@ -257,4 +267,4 @@ const credentials: StepHandler = async (step, frame, build) => {
   }
 };
 
-export const WORKSPACE_STEPS: Record<string, StepHandler> = { sh, dir, pwd, ...files, checkout, git, withCredentials, credentials };
+export const WORKSPACE_STEPS: Record<string, StepHandler> = { sh, dir, ws, pwd, powershell: windowsShell, pwsh: windowsShell, ...files, checkout, git, withCredentials, credentials };
