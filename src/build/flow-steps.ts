@@ -60,21 +60,34 @@ const withEnv: StepHandler = async (step) => {
   return step.body!(extra);
 };
 
+/**
+ * A stage's result: what ended it, else how much worse the build's result got while it ran (a declarative
+ * stage records its failure instead of throwing it; `unstable` marks the build). Kept for the build's
+ * summary; with parallel stages a worse result is credited to every stage that was running.
+ */
 const stage: StepHandler = async (step, frame, build) => {
   const name = str(step, "name");
   if (step.args.has("skip")) {
     frame.log.line(`Stage "${name}" skipped due to ${str(step, "skip")}`);
     build.output.progress.stage?.([name], "skipped", str(step, "skip"));
+    build.output.stageFinished(name, "skipped", 0);
     return null;
   }
   frame.log.line(`[Pipeline] stage (${name})`);
   build.output.progress.stage?.([name], "started");
+  const started = performance.now();
+  const before = build.currentBuild.result ?? "SUCCESS";
+  const finish = (result: string) => {
+    build.output.progress.stage?.([name], "finished", result);
+    build.output.stageFinished(name, result, performance.now() - started);
+  };
   try {
     const value = step.body ? await step.body() : null;
-    build.output.progress.stage?.([name], "finished", "SUCCESS");
+    const after = build.currentBuild.result ?? "SUCCESS";
+    finish(after === before ? "SUCCESS" : after);
     return value;
   } catch (e) {
-    build.output.progress.stage?.([name], "finished", resultOf(e));
+    finish(resultOf(e));
     throw e;
   }
 };

@@ -33,6 +33,17 @@ export class BuildOutput implements BuildLog {
   secretValues(): string[] {
     return [...this.secrets];
   }
+
+  private readonly stages: { name: string; result: string; ms: number }[] = [];
+
+  stageFinished(name: string, result: string, ms: number): void {
+    this.stages.push({ name, result, ms });
+  }
+
+  /** One line per stage, in the order they ended: what `berth run` prints before `Finished`. */
+  stageSummary(): string[] {
+    return this.stages.map((s) => `  ${s.name.padEnd(Math.max(...this.stages.map((x) => x.name.length)))}  ${s.result}${s.result === "skipped" ? "" : ` (${(s.ms / 1000).toFixed(1)}s)`}`);
+  }
 }
 
 /** A parallel branch's lines, tagged with its name as Jenkins does. */

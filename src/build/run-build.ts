@@ -106,6 +106,8 @@ export async function runBuild(request: BuildRequest): Promise<BuildOutcome> {
     await rm(stashDir, { recursive: true, force: true });
   }
   const result = worse(interpreter.currentBuild.result ?? "SUCCESS", error === undefined ? "SUCCESS" : resultOf(error));
+  const summary = output.stageSummary();
+  if (summary.length > 0) output.line(["Stages:", ...summary].join("\n"));
   output.line(`Finished: ${result}`);
   return error === undefined ? { result } : { result, error };
 }

@@ -102,3 +102,20 @@ test("steps that need a node say so", async () => {
   assert.equal(r.result, "FAILURE");
   assert.match(r.log, /Required context class hudson.FilePath is missing\nPerhaps you forgot to surround the sh step with a step that provides this, such as: node/);
 });
+
+test("stage results: a summary before Finished, with the stage that made the build worse", async () => {
+  const r = await build(`pipeline {
+  agent none
+  stages {
+    stage('Build') { steps { echo 'ok' } }
+    stage('Test') { steps { unstable 'one test failed' } }
+    stage('Deploy') { when { expression { false } }; steps { echo 'no' } }
+  }
+}`);
+  assert.equal(r.result, "UNSTABLE");
+  const at = r.lines.indexOf("Stages:");
+  assert.ok(at > 0, r.log);
+  assert.match(r.lines[at + 1]!, /^ {2}Build +SUCCESS \(\d+\.\ds\)$/);
+  assert.match(r.lines[at + 2]!, /^ {2}Test +UNSTABLE \(\d+\.\ds\)$/);
+  assert.equal(r.lines.at(-1), "Finished: UNSTABLE");
+});
