@@ -7,6 +7,7 @@
 // fields and no npm package implements it.
 
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Writable } from "node:stream";
 
@@ -77,9 +78,15 @@ export class CriLogWriter {
   private openStreams = 0;
   private readonly closed: Promise<void>;
 
-  constructor(path: string) {
+  /** Makes the log's directory without blocking the event loop, then opens the log. */
+  static async open(path: string): Promise<CriLogWriter> {
+    await mkdir(dirname(path), { recursive: true });
+    return new CriLogWriter(path, false);
+  }
+
+  constructor(path: string, makeDirectory = true) {
     this.path = path;
-    mkdirSync(dirname(path), { recursive: true });
+    if (makeDirectory) mkdirSync(dirname(path), { recursive: true });
     this.file = createWriteStream(path, { flags: "a" });
     this.closed = new Promise((resolve) => this.file.on("close", () => resolve()));
     this.file.on("error", () => {

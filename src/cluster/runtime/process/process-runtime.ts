@@ -326,6 +326,7 @@ export class ProcessRuntime implements ContainerRuntime {
     let command = [...(record.config.command ?? []), ...(record.config.args ?? [])];
     if (record.config.tty && this.host.tools.script) command = onPseudoTerminal(this.host.tools, command, DEFAULT_TERMINAL_SIZE);
     const cgroupDirectories = record.cgroup?.directories ?? [];
+    const log = await CriLogWriter.open(record.logPath);
     let plan: SpawnPlan;
     if (this.isolation && record.sandbox.pausePid !== undefined) {
       const layerDirectory = this.layerDirectory(record);
@@ -371,9 +372,9 @@ export class ProcessRuntime implements ContainerRuntime {
     if (record.state !== "created") {
       // Stopped or removed while it was being launched.
       launched.killAll();
+      for (const stream of [log.stream("stdout"), log.stream("stderr")]) stream.end();
       throw new RuntimeError("RunContainerError", `container ${record.config.metadata.name} was stopped while it started`);
     }
-    const log = new CriLogWriter(record.logPath);
     record.process = launched;
     record.state = "running";
     record.startedAt = new Date();
