@@ -266,29 +266,191 @@ export function trackUpdate(entries: ManagedFieldsEntry[], before: JsonRecord | 
     const fields = fieldsOf(trackedView(after, part));
     return Object.keys(fields).length > 0 ? [entry(manager, "Update", apiVersion, time, fields, subresource)] : [];
   }
-  const oldView = before ? trackedView(before, part) : {};
-  const newView = trackedView(after, part);
-  const oldIds = before ? memberIds(fieldsOf(oldView)) : new Map<string, Path>();
-  const newIds = memberIds(fieldsOf(newView));
-  const changed = new Map<string, Path>();
-  for (const [id, path] of newIds) {
-    if (!oldIds.has(id) || !deepEqual(valueAt(oldView, path), valueAt(newView, path))) changed.set(id, path);
-  }
-  const removed = new Set([...oldIds.keys()].filter((id) => !newIds.has(id)));
-  if (changed.size === 0 && removed.size === 0) return entries;
-  const touched = new Set([...changed.keys(), ...removed]);
+  const changed: Path[] = [];
+  const removed: Path[] = [];
+  diffMap(before ? trackedView(before, part) : {}, trackedView(after, part), "", [], changed, removed);
+  if (changed.length === 0 && removed.length === 0) return entries;
+  const touched = [...changed, ...removed];
   const own = entries.find((e) => sameEntry(e, manager, "Update", subresource));
-  const ownPaths = new Map(own ? memberIds(own.fieldsV1) : []);
-  for (const id of removed) ownPaths.delete(id);
-  for (const [id, path] of changed) ownPaths.set(id, path);
-  const updated = ownPaths.size > 0 ? entry(manager, "Update", apiVersion, time, buildSet(ownPaths.values()), subresource) : undefined;
   const result: ManagedFieldsEntry[] = [];
   for (const e of entries) {
-    const next = e === own ? updated : reduce(e, touched);
-    if (next) result.push(next);
+    if (e === own) {
+      const fields = cloneSet(e.fieldsV1);
+      for (const path of removed) removeMember(fields, path);
+      for (const path of changed) addMember(fields, path);
+      if (Object.keys(fields).length > 0) result.push(entry(manager, "Update", apiVersion, time, fields, subresource));
+      continue;
+    }
+    let fields: FieldSet | undefined;
+    for (const path of touched) {
+      if (!hasMember(fields ?? e.fieldsV1, path)) continue;
+      fields ??= cloneSet(e.fieldsV1);
+      removeMember(fields, path);
+    }
+    if (!fields) result.push(e);
+    else if (Object.keys(fields).length > 0) result.push({ ...e, fieldsV1: fields });
   }
-  if (!own && updated) result.push(updated);
+  if (!own && changed.length > 0) {
+    const fields: FieldSet = {};
+    for (const path of changed) addMember(fields, path);
+    result.push(entry(manager, "Update", apiVersion, time, fields, subresource));
+  }
   return result;
+}
+
+// ------------------------------------------------------------------------------------------------
+// The difference between two tracked views, walked once (an update must not cost a full set build)
+
+const child = (schemaPath: string, key: string): string => (schemaPath === "" ? key : `${schemaPath}.${key}`);
+
+/** The member paths of the node at `path` holding `value`: the node itself if a leaf, and below. */
+function nodeMembers(value: unknown, schemaPath: string, path: Path, out: Path[]): void {
+  const set = valueSet(value, schemaPath);
+  if (Object.keys(set).length === 0) out.push(path);
+  members(set, path, out);
+}
+
+function itemMembers(item: JsonRecord, schemaPath: string, path: Path, out: Path[]): void {
+  out.push(path);
+  members(mapSet(item, schemaPath), path, out);
+}
+
+/** A node whose shape changed: everything below is new, and what is no longer there is removed. */
+function replaceNode(before: unknown, after: unknown, schemaPath: string, path: Path, changed: Path[], removed: Path[]): void {
+  const now: Path[] = [];
+  nodeMembers(after, schemaPath, path, now);
+  changed.push(...now);
+  if (before === undefined) return;
+  const was: Path[] = [];
+  nodeMembers(before, schemaPath, path, was);
+  const ids = new Set(now.map(pathId));
+  for (const p of was) if (!ids.has(pathId(p))) removed.push(p);
+}
+
+function diffMap(before: JsonRecord, after: JsonRecord, schemaPath: string, path: Path, changed: Path[], removed: Path[]): void {
+  for (const key in after) {
+    const value = after[key];
+    if (value === undefined) continue;
+    const old = before[key];
+    if (old !== undefined && deepEqual(old, value)) continue;
+    diffNode(old, value, child(schemaPath, key), [...path, `f:${key}`], changed, removed);
+  }
+  for (const key in before) {
+    if (before[key] !== undefined && after[key] === undefined) nodeMembers(before[key], child(schemaPath, key), [...path, `f:${key}`], removed);
+  }
+}
+
+function hasFields(value: JsonRecord): boolean {
+  for (const key in value) if (value[key] !== undefined) return true;
+  return false;
+}
+
+/** Two different values at one field. */
+function diffNode(before: unknown, after: unknown, schemaPath: string, path: Path, changed: Path[], removed: Path[]): void {
+  if (isRecord(after) && isRecord(before) && hasFields(after) && hasFields(before)) {
+    diffMap(before, after, schemaPath, path, changed, removed);
+    return;
+  }
+  const kind = Array.isArray(after) && Array.isArray(before) ? listKind(schemaPath) : undefined;
+  if (!kind || !Array.isArray(after) || !Array.isArray(before)) {
+    replaceNode(before, after, schemaPath, path, changed, removed);
+    return;
+  }
+  // A list with no tracked items is itself a leaf member: a change to or from that is a new shape.
+  const tracked = (list: unknown[]): number => (kind === "set" ? list.length : list.filter(isRecord).length);
+  if (tracked(after) === 0 || tracked(before) === 0) {
+    replaceNode(before, after, schemaPath, path, changed, removed);
+    return;
+  }
+  if (kind === "set") {
+    for (const item of after) if (!before.some((old) => deepEqual(old, item))) changed.push([...path, `v:${JSON.stringify(item)}`]);
+    for (const item of before) if (!after.some((now) => deepEqual(now, item))) removed.push([...path, `v:${JSON.stringify(item)}`]);
+    return;
+  }
+  const oldItems = new Map<string, JsonRecord>();
+  // With duplicate keys (which validation should refuse) the first item counts, as in valueAt.
+  for (const item of before) {
+    if (!isRecord(item)) continue;
+    const key = itemKey(item, kind);
+    if (!oldItems.has(key)) oldItems.set(key, item);
+  }
+  const seen = new Set<string>();
+  for (const item of after) {
+    if (!isRecord(item)) continue;
+    const key = itemKey(item, kind);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const old = oldItems.get(key);
+    if (old && deepEqual(old, item)) continue;
+    const itemPath = [...path, key];
+    if (!old) {
+      if (hasFields(item)) itemMembers(item, schemaPath, itemPath, changed);
+      else changed.push(itemPath);
+      continue;
+    }
+    changed.push(itemPath);
+    diffMap(old, item, schemaPath, itemPath, changed, removed);
+  }
+  for (const [key, old] of oldItems) if (!seen.has(key)) itemMembers(old, schemaPath, [...path, key], removed);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Field sets changed in place, one member at a time
+
+function cloneSet(set: FieldSet): FieldSet {
+  return JSON.parse(JSON.stringify(set)) as FieldSet;
+}
+
+function hasMember(set: FieldSet, path: Path): boolean {
+  let node: FieldSet | undefined = set;
+  for (const element of path) {
+    node = node[element];
+    if (!node) return false;
+  }
+  const keys = Object.keys(node);
+  return keys.length === 0 || "." in node;
+}
+
+function addMember(set: FieldSet, path: Path): void {
+  let node = set;
+  for (let i = 0; i < path.length; i++) {
+    const element = path[i] as string;
+    let next = node[element];
+    if (!next) node[element] = next = {};
+    // A leaf member that gains a child keeps its membership as ".".
+    else if (i < path.length - 1 && Object.keys(next).length === 0) next["."] = {};
+    node = next;
+  }
+  if (Object.keys(node).length > 0 && !("." in node)) node["."] = {};
+}
+
+function removeMember(set: FieldSet, path: Path): void {
+  const stack: FieldSet[] = [set];
+  let node = set;
+  for (const element of path) {
+    const next = node[element];
+    if (!next) return;
+    stack.push(next);
+    node = next;
+  }
+  const keys = Object.keys(node);
+  if (keys.length > 0 && !("." in node)) return;
+  if (keys.length > 1) {
+    delete node["."];
+    return;
+  }
+  // Delete the node, then the parents it leaves empty; a member parent left alone becomes a leaf.
+  for (let i = path.length - 1; i >= 0; i--) {
+    const parent = stack[i] as FieldSet;
+    delete parent[path[i] as string];
+    if (i === 0) return;
+    const rest = Object.keys(parent);
+    if (rest.length === 1 && rest[0] === ".") {
+      delete parent["."];
+      return;
+    }
+    if (rest.length > 0) return;
+  }
 }
 
 export interface Conflict {

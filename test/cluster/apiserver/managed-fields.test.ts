@@ -139,3 +139,78 @@ test("managedFields sent on purpose replace the list; [{}] clears it", () => {
     t.close();
   }
 });
+
+test("an update's ownership matches the definition, over many generated edits", async () => {
+  const { fieldsOf, trackUpdate, trackedView, valueAt } = await import("../../../src/cluster/apiserver/managed-fields.ts");
+  type Set = Record<string, Loose>;
+  const members = (set: Set, prefix: string[] = [], out: string[][] = []): string[][] => {
+    for (const [k, v] of Object.entries(set)) {
+      if (k === ".") continue;
+      const p = [...prefix, k];
+      if (Object.keys(v).length === 0 || "." in v) out.push(p);
+      members(v, p, out);
+    }
+    return out;
+  };
+  const ids = (set: Set): string[] => members(set).map((p) => JSON.stringify(p)).sort();
+  // By definition: the writer owns what it changed or added; nobody owns what is gone.
+  const expected = (before: Loose, after: Loose): { changed: string[]; removed: string[] } => {
+    const oldView = trackedView(before, "all");
+    const newView = trackedView(after, "all");
+    const oldIds = new globalThis.Set(ids(fieldsOf(oldView)));
+    const newPaths = members(fieldsOf(newView));
+    const changed = newPaths.filter((p) => !oldIds.has(JSON.stringify(p)) || JSON.stringify(valueAt(oldView, p)) !== JSON.stringify(valueAt(newView, p))).map((p) => JSON.stringify(p));
+    const newIds = new globalThis.Set(newPaths.map((p) => JSON.stringify(p)));
+    return { changed, removed: [...oldIds].filter((id) => !newIds.has(id)) };
+  };
+  let seed = 7;
+  const random = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  const base: Loose = {
+    metadata: { name: "p", labels: { a: "1", b: "2" }, finalizers: ["f1", "f2"], ownerReferences: [{ uid: "u1", name: "o", kind: "ConfigMap", apiVersion: "v1" }] },
+    spec: { containers: [{ name: "main", image: "i", ports: [{ containerPort: 80 }], env: [{ name: "A", value: "1" }], resources: {} }, { name: "side", image: "j" }], tolerations: [{ key: "k" }], nodeSelector: {} },
+    status: { conditions: [{ type: "A", status: "True" }] },
+  };
+  const edits: ((o: Loose) => void)[] = [
+    (o) => (o.metadata.labels = random(2) ? { a: String(random(3)) } : {}),
+    (o) => (o.metadata.finalizers = random(2) ? [] : ["f3", "f1"]),
+    (o) => delete o.metadata.ownerReferences,
+    (o) => (o.spec.containers[0] = random(2) ? { name: "main" } : { name: "main", image: `z${random(3)}`, env: [] }),
+    (o) => o.spec.containers.splice(random(2), 1),
+    (o) => {
+      const name = `n${random(3)}`;
+      o.spec.containers = o.spec.containers.filter((c: Loose) => c.name !== name).concat({ name, image: "q", ports: [{ containerPort: 81, protocol: "UDP" }] });
+    },
+    (o) => (o.spec.containers[0].env = random(2) ? [] : [{ name: "A", value: String(random(2)) }]),
+    (o) => (o.spec.nodeSelector = random(2) ? { a: "b" } : "x"),
+    (o) => {
+      const type = random(2) ? "B" : "A";
+      o.status.conditions = o.status.conditions.filter((c: Loose) => c.type !== type).concat({ type, status: random(2) ? "False" : "True" });
+    },
+  ];
+  let previous: Loose = base;
+  let entries = trackUpdate([], undefined, base, "creator", "v1", undefined, "t");
+  for (let i = 0; i < 1000; i++) {
+    const next = JSON.parse(JSON.stringify(previous));
+    for (let n = 1 + random(3); n > 0; n--) {
+      try {
+        edits[random(edits.length)]!(next);
+      } catch {
+        // an edit that does not fit the current shape
+      }
+    }
+    const writer = `w${random(3)}`;
+    const { changed, removed } = expected(previous, next);
+    const before = new Map(entries.map((e) => [e.manager, ids(e.fieldsV1)]));
+    entries = trackUpdate(entries, previous, next, writer, "v1", undefined, "t");
+    const after = new Map(entries.map((e) => [e.manager, ids(e.fieldsV1)]));
+    for (const [manager, owned] of after) {
+      for (const id of owned) assert.ok(!removed.includes(id), `${manager} still owns removed ${id}`);
+      if (manager === writer) for (const id of changed) assert.ok(owned.includes(id), `${writer} should own ${id}`);
+      else {
+        for (const id of owned) assert.ok(!changed.includes(id), `${manager} kept ${id}, changed by ${writer}`);
+        for (const id of before.get(manager) ?? []) if (!changed.includes(id) && !removed.includes(id)) assert.ok(owned.includes(id), `${manager} lost ${id}`);
+      }
+    }
+    previous = next;
+  }
+});
