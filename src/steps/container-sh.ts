@@ -22,13 +22,13 @@ const WORKSPACE_VOLUME = "workspace-volume";
 const KILL_AFTER_MS = 3000;
 
 // The dispatcher: $1 its directory (holding the FIFO), $2 the steps' directory. It reads one step
-// directory per line and starts that step's supervisor, detached; its pid file says it is listening.
+// directory per line and starts that step's supervisor, orphaned (the dispatcher has a session of its own
+// and the supervisor gives the step one); its pid file says it is listening.
 const DISPATCHER = [
   "umask 0000",
-  "S=; command -v setsid >/dev/null 2>&1 && S=setsid",
   'exec 3<> "$1/fifo" || exit 1', // read-write: never at end of file when a writer goes
   'echo $$ > "$1/pid"',
-  'while read -r step <&3; do case "$step" in "$2"/*) ( $S sh "$step/supervise.sh" "$step" </dev/null >/dev/null 2>&1 & ) ;; esac; done',
+  'while read -r step <&3; do case "$step" in "$2"/*) ( sh "$step/supervise.sh" "$step" </dev/null >/dev/null 2>&1 & ) ;; esac; done',
 ].join("\n");
 
 // Through pods/exec when the agent found no dispatcher: $1 the step's directory (its files are there),
@@ -119,7 +119,14 @@ export async function shInContainer(ctx: StepContext, container: string, options
   if (started.error) throw new StepError(`could not start the script in container ${container}: ${started.error}`);
   if (started.code !== 0) {
     // No dispatcher listens (the container's first step, or it died), or it did not take the step.
-    const launched = await ctx.agent.exec(container, ["sh", "-c", LAUNCHER, "sh", targetDir, `${targetMount}/${dispatcher}`, `${targetMount}/.berth/steps`, DISPATCHER]);
+    const launch = () => ctx.agent.exec(container, ["sh", "-c", LAUNCHER, "sh", targetDir, `${targetMount}/${dispatcher}`, `${targetMount}/.berth/steps`, DISPATCHER]);
+    let launched = await launch();
+    // 126 without a word: the exec itself failed (the container still starting, say). Launching again
+    // is safe: the dispatcher starts once, and the step's claim lets it run once.
+    for (let delay = 200; launched.code === 126 && !launched.stderr.trim() && delay <= 1600; delay *= 2) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      launched = await launch();
+    }
     if (launched.code !== 0) {
       const why = launched.code === 125 ? `${targetDir} is not on the workspace volume it shares with the agent` : launched.stderr.trim() || `exit code ${launched.code}`;
       throw new StepError(`could not start the script in container ${container}: ${why}`);
