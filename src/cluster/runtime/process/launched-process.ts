@@ -22,7 +22,7 @@ export interface LaunchOptions {
    */
   leftoversSurvive?: boolean;
   /** Called once when the process exited, before anything else happens (the container's clean-up). */
-  onExit?: () => void;
+  onExit?: (launcherPid: number | undefined) => void;
 }
 
 export interface ProcessExit {
@@ -84,7 +84,7 @@ export class LaunchedProcess {
       this.hasExited = true;
       // The container ends with its main process: whatever it left running is killed, as runc does.
       if (!options.leftoversSurvive) this.killAll();
-      options.onExit?.();
+      options.onExit?.(this.pid);
       setTimeout(() => {
         this.stdout.destroy();
         this.stderr.destroy();

@@ -519,21 +519,21 @@ export class ProcessRuntime implements ContainerRuntime {
       command: options.tty ? onPseudoTerminal(this.host.tools, options.cmd, options.size ?? DEFAULT_TERMINAL_SIZE) : options.cmd,
     });
     // No cgroup handed over: killing an exec must not kill the container it runs in.
-    const launched: LaunchedProcess = await LaunchedProcess.launch(this.spawner, {
+    const launched = await LaunchedProcess.launch(this.spawner, {
       plan,
       env: record.env,
       stdin: options.stdin === true,
       behindNsenter: this.isolation,
       leftoversSurvive: true,
-      onExit: () => {
+      // May run before launch() returns (a quick command's exit can be reported with its start).
+      onExit: (group) => {
         // An empty group is forgotten at once, so its number, once reused, is never signalled.
-        const group = launched.pid;
         if (group !== undefined && !groupExists(group)) record.execGroups.delete(group);
       },
     });
     const group = launched.pid;
     // With a cgroup the container's stop kills the leftovers anyway (the exec joined it).
-    if (group !== undefined && !record.cgroup) record.execGroups.add(group);
+    if (group !== undefined && !record.cgroup && groupExists(group)) record.execGroups.add(group);
     return launched;
   }
 

@@ -225,6 +225,8 @@ export class Spawner {
     this.server.close();
     if (this.helper.exitCode !== null || this.helper.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.helper.once("exit", () => resolve()));
+    // Keep this process alive until the helper is gone (it is unreferenced while idle).
+    this.helper.ref();
     if (this.helper.connected) this.helper.disconnect();
     else this.helper.kill("SIGKILL");
     await exited;
