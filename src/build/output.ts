@@ -6,7 +6,7 @@ import { SecretMasker } from "../steps/masker.ts";
 
 export interface BuildProgress {
   stage?(path: readonly string[], state: "started" | "finished" | "skipped", detail?: string): void;
-  step?(name: string, path: readonly string[]): void;
+  step?(name: string): void;
 }
 
 export class BuildOutput implements BuildLog {

@@ -85,10 +85,7 @@ const node: StepHandler = async (step, frame, build) => {
     );
   } catch (e) {
     if (e instanceof TemplateError) throw abort(e.format(), step);
-    if (e instanceof LaunchError) {
-      if (frame.signal.aborted) throw frame.signal.reason;
-      throw e.verdict.infrastructure ? new AgentLost(e, step) : abort(e.message, step);
-    }
+    if (e instanceof LaunchError) throw e.verdict.infrastructure ? new AgentLost(e, step) : abort(e.message, step);
     throw e;
   }
 };

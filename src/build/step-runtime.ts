@@ -25,7 +25,7 @@ export class BuildStepRuntime implements StepRuntime {
     if (frame.signal.aborted) throw frame.signal.reason;
     const handler = HANDLERS[step.name];
     if (!handler) throw abort(`Berth cannot run the step '${step.name}'`, step);
-    if (step.name !== "stage" && step.name !== "echo") this.build.output.progress.step?.(step.name, []);
+    if (step.name !== "stage" && step.name !== "echo") this.build.output.progress.step?.(step.name);
     try {
       return await handler(step, frame, this.build);
     } catch (e) {

@@ -19,6 +19,9 @@ import { parseEnv, readTrusted } from "./pod-steps.ts";
 
 const str = (step: StepCall, name: string): string | undefined => (step.args.get(name) == null ? undefined : toStr(step.args.get(name)!));
 const bool = (step: StepCall, name: string): boolean | undefined => (step.args.get(name) == null ? undefined : truthy(step.args.get(name)!));
+/** The optional arguments among `keys` that were given, as strings or as booleans. */
+const strings = <K extends string>(step: StepCall, ...keys: K[]) => Object.fromEntries(keys.flatMap((k) => (str(step, k) === undefined ? [] : [[k, str(step, k)!]]))) as Partial<Record<K, string>>;
+const booleans = <K extends string>(step: StepCall, ...keys: K[]) => Object.fromEntries(keys.flatMap((k) => (bool(step, k) === undefined ? [] : [[k, bool(step, k)!]]))) as Partial<Record<K, boolean>>;
 
 type OnNode = Frame & { node: NodeFrame };
 
@@ -29,7 +32,6 @@ function onNode(body: (step: StepCall, frame: OnNode, build: BuildServices) => P
     try {
       return await body(step, { ...frame, node }, build);
     } catch (e) {
-      if (frame.signal.aborted) throw frame.signal.reason;
       if (e instanceof StepError || e instanceof CheckoutError) throw abort(e.message, step);
       throw e;
     }
@@ -114,7 +116,7 @@ const pwd: StepHandler = async (step, frame) => {
   return bool(step, "tmp") ? `${node.workspace}@tmp` : cwdOf({ ...frame, node });
 };
 
-const readWorkspaceFile = onNode(async (step, frame) => readFile(fileContext(frame), { file: str(step, "file") ?? "", ...(str(step, "encoding") ? { encoding: str(step, "encoding")! } : {}) }));
+const readWorkspaceFile = onNode(async (step, frame) => readFile(fileContext(frame), { file: str(step, "file") ?? "", ...strings(step, "encoding") }));
 
 const files: Record<string, StepHandler> = {
   readFile: async (step, frame, build) => {
@@ -123,7 +125,7 @@ const files: Record<string, StepHandler> = {
     return readWorkspaceFile(step, frame, build);
   },
   writeFile: onNode(async (step, frame) => {
-    await writeFile(fileContext(frame), { file: str(step, "file") ?? "", text: str(step, "text") ?? "", ...(str(step, "encoding") ? { encoding: str(step, "encoding")! } : {}) });
+    await writeFile(fileContext(frame), { file: str(step, "file") ?? "", text: str(step, "text") ?? "", ...strings(step, "encoding") });
     return null;
   }),
   fileExists: onNode(async (step, frame) => fileExists(fileContext(frame), { file: str(step, "file") ?? "" })),
@@ -132,20 +134,17 @@ const files: Record<string, StepHandler> = {
     return null;
   }),
   archiveArtifacts: onNode(async (step, frame, build) => {
-    const optional = (k: "excludes") => (str(step, k) ? { [k]: str(step, k)! } : {});
-    const flags = Object.fromEntries((["allowEmptyArchive", "fingerprint", "caseSensitive", "defaultExcludes"] as const).flatMap((k) => (bool(step, k) === undefined ? [] : [[k, bool(step, k)!]])));
     if (bool(step, "onlyIfSuccessful") && (build.currentBuild.result ?? "SUCCESS") !== "SUCCESS") return null;
-    const archived = await archiveArtifacts(fileContext(frame), build.artifactsDir, { artifacts: str(step, "artifacts") ?? "", ...optional("excludes"), ...flags });
-    return archived;
+    const flags = booleans(step, "allowEmptyArchive", "fingerprint", "caseSensitive", "defaultExcludes");
+    return archiveArtifacts(fileContext(frame), build.artifactsDir, { artifacts: str(step, "artifacts") ?? "", ...strings(step, "excludes"), ...flags });
   }),
   stash: onNode(async (step, frame, build) => {
-    const optional = (k: "includes" | "excludes") => (str(step, k) ? { [k]: str(step, k)! } : {});
-    const flags = Object.fromEntries((["useDefaultExcludes", "allowEmpty"] as const).flatMap((k) => (bool(step, k) === undefined ? [] : [[k, bool(step, k)!]])));
-    await stash(fileContext(frame), build.stashDir, { name: str(step, "name") ?? "", ...optional("includes"), ...optional("excludes"), ...flags });
+    const options = { ...strings(step, "includes", "excludes"), ...booleans(step, "useDefaultExcludes", "allowEmpty") };
+    await stash(fileContext(frame), build.stashDir, { name: str(step, "name") ?? "", ...options });
     return null;
   }),
   junit: onNode(async (step, frame, build) => {
-    const flags = Object.fromEntries((["allowEmptyResults", "skipMarkingBuildUnstable", "keepLongStdio"] as const).flatMap((k) => (bool(step, k) === undefined ? [] : [[k, bool(step, k)!]])));
+    const flags = booleans(step, "allowEmptyResults", "skipMarkingBuildUnstable", "keepLongStdio");
     const { markUnstable, ...summary } = await junit(fileContext(frame), { testResults: str(step, "testResults") ?? "", ...flags });
     if (markUnstable) build.currentBuild.setResult("UNSTABLE");
     return new Map<Value, Value>(Object.entries(summary));

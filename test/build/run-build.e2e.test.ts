@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, writeFile, mkdir } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBuild, type BuildRequest } from "../../src/build/run-build.ts";
@@ -45,4 +46,42 @@ podTemplate(containers: [containerTemplate(name: 'busy', image: 'busybox', comma
   assert.match(log, /^read: written$/m);
   assert.match(log, /^\/home\/jenkins\/agent\/workspace\/job\/sub$/m);
   assert.equal(lines.at(-1), "Finished: SUCCESS");
+});
+
+test("workspace steps through a Jenkinsfile: stash in one pod and unstash in another, archive, junit, file credentials, PATH+X", async (t) => {
+  const { controller } = await startEmbeddedController(t, []);
+  const credentials = credentialStore([
+    { kind: "file", id: "f", fileName: "config.txt", content: Buffer.from("file-content\n") },
+    { kind: "usernamePassword", id: "up", username: "deployer", password: "pa55-w0rd" },
+  ]);
+  const { result, log, dir } = await build(controller, `
+podTemplate {
+  node(POD_LABEL) {
+    writeFile file: 'out/a.txt', text: 'A'
+    writeFile file: 'report.xml', text: '<testsuite><testcase classname="c" name="ok"/><testcase classname="c" name="bad"><failure/></testcase></testsuite>'
+    stash name: 'out', includes: 'out/**'
+    archiveArtifacts artifacts: 'out/*.txt', fingerprint: true
+    def r = junit 'report.xml'
+    echo "tests \${r.totalCount} failed \${r.failCount}"
+    withCredentials([file(credentialsId: 'f', variable: 'F'), usernamePassword(credentialsId: 'up', usernameVariable: 'U', passwordVariable: 'P')]) {
+      sh 'cat "$F"; echo "$U:$P"'
+    }
+  }
+}
+podTemplate {
+  node(POD_LABEL) {
+    unstash 'out'
+    sh 'cat out/a.txt'
+    withEnv(['PATH+EXTRA=/opt/extra/bin']) { sh 'echo "path: $PATH"' }
+  }
+}
+`, { credentials });
+  assert.equal(result, "UNSTABLE", log);
+  assert.match(log, /^tests 2 failed 1$/m);
+  assert.match(log, /^file-content$/m);
+  assert.match(log, /^\*\*\*\*$/m); // user:password is itself masked (it is what usernameColonPassword binds)
+  assert.ok(!log.includes("pa55-w0rd"));
+  assert.match(log, /^A$/m);
+  assert.match(log, /^path: \/opt\/extra\/bin:\/\S+$/m);
+  assert.equal(readFileSync(join(dir, "build", "archive", "out", "a.txt"), "utf8"), "A");
 });
