@@ -150,3 +150,12 @@ test("shell choice: scripts run with the container's shell; a missing shell fail
   // A script that exits 127 itself is not mistaken for a missing shell.
   await assert.rejects(sh(bash, { script: "exit 127" }), /script returned exit code 127/);
 });
+
+test("once a container has its dispatcher, steps there need no pods/exec at all: they run with exec streams failing", async (t) => {
+  const ctx = await podContext(t);
+  await sh({ ...ctx, container: "maven" }, { script: "true" });
+  const broken: StepContext = { ...ctx, container: "maven", agent: { ...ctx.agent, exec: () => Promise.reject(new Error("exec stream dropped")) } };
+  const long = sh(broken, { script: "#!/bin/sh\nfor i in 1 2 3 4 5; do echo tick-$i; sleep 0.1; done", returnStdout: true });
+  assert.equal(await sh(broken, { script: "echo quick; exit 4", returnStatus: true }), 4);
+  assert.equal(await long, "tick-1\ntick-2\ntick-3\ntick-4\ntick-5\n");
+});
