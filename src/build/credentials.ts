@@ -32,13 +32,15 @@ export function credentialFromSecret(id: string, type: string, data: Record<stri
   }
 }
 
-export function credentialStore(configured: readonly Credential[], kube?: { client: KubeClient; namespace: string }): CredentialStore {
+/** `kube` is asked for (and so connects) only when a credential is not in berth.yaml. */
+export function credentialStore(configured: readonly Credential[], kube?: () => Promise<{ client: KubeClient; namespace: string }>): CredentialStore {
   const byId = new Map(configured.map((c) => [c.id, c]));
   return {
     async lookup(id) {
       const found = byId.get(id);
       if (found || !kube) return found;
-      const secret = await kube.client.core.readNamespacedSecret({ name: id, namespace: kube.namespace }).catch(() => undefined);
+      const { client, namespace } = await kube();
+      const secret = await client.core.readNamespacedSecret({ name: id, namespace }).catch(() => undefined);
       const type = secret?.metadata?.labels?.[TYPE_LABEL];
       return type ? credentialFromSecret(id, type, secret.data ?? {}) : undefined;
     },

@@ -60,8 +60,11 @@ function agentWorkingDir(agent: LeasedAgent): string {
 const node: StepHandler = async (step, frame, build) => {
   const labelValue = step.args.get("label");
   const label = labelValue == null ? undefined : toStr(labelValue).trim() || undefined;
+  const controller = await build.controller().catch((e: unknown) => {
+    throw abort(`cannot reach the cluster: ${e instanceof Error ? e.message : String(e)}`, step);
+  });
   try {
-    return await build.controller.withAgent(
+    return await controller.withAgent(
       {
         ...(label ? { label } : {}),
         ...(frame.templates.length ? { templates: [...frame.templates] } : {}),

@@ -21,7 +21,8 @@ export interface BuildRequest {
   /** Path of the Jenkinsfile; its directory is the build's source (checkout scm, yamlFile, load). */
   jenkinsfile: string;
   text: string;
-  controller: Controller;
+  /** The controller, or how to get it when the build first needs a pod (so a build without one never starts it). */
+  controller: Controller | (() => Promise<Controller>);
   jobName: string;
   buildNumber: number;
   /** Where the build keeps its artifacts (`archive/`) and, while it runs, its stashes. */
@@ -78,7 +79,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildOutcome> {
   const signal = request.signal ?? new AbortController().signal;
   const root: Frame = { signal, log: output, templates: [] };
   const services: BuildServices = {
-    controller: request.controller,
+    controller: async () => (typeof request.controller === "function" ? request.controller() : request.controller),
     output,
     get currentBuild() {
       return interpreter.currentBuild;

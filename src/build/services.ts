@@ -11,7 +11,7 @@ import type { BuildOutput } from "./output.ts";
 export type InputPolicy = "proceed" | "abort" | "fail";
 
 export interface BuildServices {
-  readonly controller: Controller;
+  readonly controller: () => Promise<Controller>;
   readonly output: BuildOutput;
   readonly currentBuild: CurrentBuild;
   /** `<job>#<number>`, the base of generated pod labels. */

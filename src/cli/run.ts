@@ -129,10 +129,13 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
 
   const remote = opts.kubeconfig ?? (opts.embedded ? undefined : config.clouds.find((c) => c.kubeconfig || c.serverUrl) ? "cloud" : undefined);
   let cluster: EmbeddedCluster | undefined;
-  let controller: Controller | undefined;
   let endpoint: Awaited<ReturnType<typeof startAgentEndpoint>> | undefined;
-  try {
-    let connectionFor: ((cloud: Cloud) => ConnectionSettings) | undefined;
+  let controller: Controller | undefined;
+  let connectionFor: ((cloud: Cloud) => ConnectionSettings) | undefined;
+  // The cluster, the agent endpoint and the controller start when the build first needs a pod (or a
+  // Kubernetes secret): a pipeline that never asks for one does not wait for them.
+  let connecting: Promise<Controller> | undefined;
+  const connect = () => (connecting ??= (async () => {
     if (!remote) {
       cluster = await embeddedCluster();
       output.line(`Running on ${cluster.description}`);
@@ -147,17 +150,24 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     const advertised = remote ? config.clouds.find((c) => c.jenkinsUrl)?.jenkinsUrl : undefined;
     endpoint = await startAgentEndpoint({ log: () => {}, ...(advertised ? { host: "0.0.0.0", port: Number(new URL(advertised).port) || 80 } : {}) });
     controller = await Controller.start({ clouds: config.clouds, hub: endpoint.hub, controllerUrl: advertised ?? endpoint.url, ...(connectionFor ? { connectionFor } : {}), log: (l) => output.line(`[controller] ${l}`) });
-    const firstCloud = config.clouds[0]!;
-    const kubeForSecrets = connectionFor ? createKubeClient(connectionFor(firstCloud)) : undefined;
-    const credentials = credentialStore(config.credentials, kubeForSecrets ? { client: kubeForSecrets, namespace: firstCloud.namespace ?? kubeForSecrets.namespace } : undefined);
+    return controller;
+  })());
+  const firstCloud = config.clouds[0]!;
+  const credentials = credentialStore(config.credentials, async () => {
+    await connect();
+    const client = createKubeClient(connectionFor?.(firstCloud) ?? { ...(firstCloud.serverUrl ? { serverUrl: firstCloud.serverUrl } : {}), ...(firstCloud.kubeconfig ? { kubeconfig: firstCloud.kubeconfig } : {}) });
+    return { client, namespace: firstCloud.namespace ?? client.namespace };
+  });
+  try {
     const ask = process.stdin.isTTY && !opts.input ? askOnTerminal(terminal) : undefined;
     const outcome = await runBuild({
-      jenkinsfile, text, controller, jobName, buildNumber, buildDir, params, output, credentials,
+      jenkinsfile, text, controller: connect, jobName, buildNumber, buildDir, params, output, credentials,
       input: opts.input ?? "fail", ...(ask ? { ask } : {}), signal: stopping.signal,
     });
     if (stopping.signal.aborted) return EXIT_INTERRUPTED;
     return outcome.result === "SUCCESS" ? 0 : 1;
   } finally {
+    await connecting?.catch(() => undefined);
     await controller?.stop();
     await endpoint?.close();
     await cluster?.stop();
