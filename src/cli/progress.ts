@@ -10,6 +10,7 @@ export class TerminalProgress implements BuildProgress {
   private readonly stages: string[] = [];
   private current = "";
   private shown = false;
+  private ended = false;
   private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(out: NodeJS.WriteStream) {
@@ -45,6 +46,7 @@ export class TerminalProgress implements BuildProgress {
 
   /** Removes the status line for good. */
   end(): void {
+    this.ended = true;
     if (this.timer) clearInterval(this.timer);
     this.clear();
   }
@@ -55,11 +57,11 @@ export class TerminalProgress implements BuildProgress {
   }
 
   private draw(): void {
-    if (!this.live) return;
+    if (!this.live || this.ended) return;
     const seconds = Math.round((Date.now() - this.started) / 1000);
     const where = this.stages.length ? this.stages.join(" | ") : "(no stage)";
     const status = `▶ ${where}${this.current ? ` · ${this.current}` : ""} · ${seconds}s`;
-    const width = this.out.columns ?? 80;
+    const width = this.out.columns || 80;
     this.clear();
     this.out.write(`\x1b[7m${status.slice(0, Math.max(10, width - 1))}\x1b[0m`);
     this.shown = true;

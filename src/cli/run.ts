@@ -167,11 +167,11 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     if (stopping.signal.aborted) return EXIT_INTERRUPTED;
     return outcome.result === "SUCCESS" ? 0 : 1;
   } finally {
+    terminal.end();
     await connecting?.catch(() => undefined);
     await controller?.stop();
     await endpoint?.close();
     await cluster?.stop();
-    terminal.end();
     await new Promise((done) => logFile.end(done));
     process.off("SIGINT", onSigint);
   }
