@@ -85,3 +85,24 @@ podTemplate {
   assert.match(log, /^path: \/opt\/extra\/bin:\/\S+$/m);
   assert.equal(readFileSync(join(dir, "build", "archive", "out", "a.txt"), "utf8"), "A");
 });
+
+test("credentials from a Kubernetes secret labelled as the Kubernetes Credentials Provider plugin labels it", async (t) => {
+  const { controller, client } = await startEmbeddedController(t, []);
+  await client.core.createNamespacedSecret({
+    namespace: "default",
+    body: { metadata: { name: "api-token", labels: { "jenkins.io/credentials-type": "secretText" } }, stringData: { text: "s3cr3t-t0ken" } },
+  });
+  const credentials = credentialStore([], async () => ({ client, namespace: "default" }));
+  const { result, log } = await build(controller, `
+podTemplate {
+  node(POD_LABEL) {
+    withCredentials([string(credentialsId: 'api-token', variable: 'TOKEN')]) {
+      sh 'echo "token is $TOKEN, \${#TOKEN} characters"'
+    }
+  }
+}
+`, { credentials });
+  assert.equal(result, "SUCCESS", log);
+  assert.match(log, /^token is \*\*\*\*, 12 characters$/m);
+  assert.ok(!log.includes("s3cr3t-t0ken"));
+});

@@ -39,7 +39,8 @@ const EXAMPLES: Example[] = [
   { file: "seed-001/container-log/Jenkinsfile.local", result: "SUCCESS", log: [/^> start log of container 'mongodb'/m, /^waiting for connections on port 27017$/m] },
   { file: "seed-001/container-options/Jenkinsfile.local", result: "SUCCESS", log: [/^allow empty: true, password: \*\*\*\*$/m, /^my-file$/m, /^my-key$/m] },
   { file: "seed-001/declarative-container-template/Jenkinsfile.local", result: "SUCCESS", log: [/Apache Maven/] },
-  { file: "seed-001/declarative-yamlfile/Jenkinsfile.local", result: "SUCCESS", log: [/Apache Maven/] },
+  // A declarative agent checks out the Jenkinsfile's directory first (checkout scm).
+  { file: "seed-001/declarative-yamlfile/Jenkinsfile.local", result: "SUCCESS", log: [/^Checking out \S+ at revision [0-9a-f]{40} /m, /Apache Maven/] },
   { file: "seed-001/inherit-from/Jenkinsfile.local", result: "SUCCESS", log: [/Apache Maven/, /^go version go/m] },
   { file: "seed-001/jnlp-image-line/Jenkinsfile.local", result: "SUCCESS", log: [/^running on the agent$/m] },
   { file: "seed-001/liveness-probe/Jenkinsfile", result: "SUCCESS", log: [] },
