@@ -291,9 +291,9 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
     if (state.endAt !== undefined && state.received === state.endAt && stdin.writable) stdin.end();
   };
 
-  // [fifo, step directory here, step directory in the target container, run.sh, supervise.sh]; the script
-  // comes as stdin. Everything is made readable and writable by all: the target may run as another user.
-  const start = (command: Command, [fifo, dir, targetDir, run, supervise]: string[], script: string | undefined): void => {
+  // [fifo, step directory here, step directory in the target container, supervise.sh]; the script comes
+  // as stdin. Everything is made readable and writable by all: the target may run as another user.
+  const start = (command: Command, [fifo, dir, targetDir, supervise]: string[], script: string | undefined): void => {
     const finish = (code: number, error?: string) => {
       command.exit = { type: "exit", id: command.id, code, signal: null, ...(error ? { error } : {}) };
       send(command.exit);
@@ -318,7 +318,6 @@ export async function runAgent(env: AgentEnvironment): Promise<number> {
         chmodSync(`${dir}/${name}`, mode);
       };
       write("script.sh", Buffer.from(script ?? "", "base64"), 0o777);
-      write("run.sh", `${run}\n`, 0o666);
       write("supervise.sh", `${supervise}\n`, 0o666);
     } catch (e) {
       return finish(125, (e as Error).message);

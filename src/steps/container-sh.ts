@@ -22,13 +22,14 @@ const WORKSPACE_VOLUME = "workspace-volume";
 const KILL_AFTER_MS = 3000;
 
 // The dispatcher: $1 its directory (holding the FIFO), $2 the steps' directory. It reads one step
-// directory per line and starts that step's supervisor, orphaned (the dispatcher has a session of its own
-// and the supervisor gives the step one); its pid file says it is listening.
+// directory per line and runs that step's supervisor in a subshell of its own, orphaned (sourced: no
+// new program to start; the supervisor gives the step a session of its own), without the FIFO open, so
+// that only the dispatcher ever listens on it. Its pid file says it is listening.
 const DISPATCHER = [
   "umask 0000",
   'exec 3<> "$1/fifo" || exit 1', // read-write: never at end of file when a writer goes
   'echo $$ > "$1/pid"',
-  'while read -r step <&3; do case "$step" in "$2"/*) ( sh "$step/supervise.sh" "$step" </dev/null >/dev/null 2>&1 & ) ;; esac; done',
+  'while read -r step <&3; do case "$step" in "$2"/*) ( (set -- "$step"; . "$step/supervise.sh") 3<&- </dev/null >/dev/null 2>&1 & ) ;; esac; done',
 ].join("\n");
 
 // Through pods/exec when the agent found no dispatcher: $1 the step's directory (its files are there),
@@ -55,14 +56,21 @@ const LAUNCHER = [
 
 /**
  * The supervisor: `$1` is the step's directory. It claims the step (so it runs once however often it
- * was handed over), starts run.sh in a session of its own (one signal to that session reaches everything
- * the step starts, and not the supervisor), waits for it and writes the exit code last, in one write.
+ * was handed over), goes to the working directory, exports the step's environment, starts the script in
+ * a session of its own (one signal to that session reaches everything the step starts, and not the
+ * supervisor), waits for it and writes the exit code last, in one write. A step that cannot start (no
+ * such directory, no such shell) still gets a pid and an exit code.
  */
-function supervisor(splitStderr: boolean): string {
+function supervisor(splitStderr: boolean, cwd: string, exports: string[], launch: string, shell: string | undefined): string {
+  const errors = splitStderr ? '"$1/err"' : '"$1/out"';
   const redirect = splitStderr ? '2> "$1/err"' : "2>&1";
+  const failed = (code: number, marker = "") => `{ ${marker}echo $$ > "$1/pid"; echo ${code} > "$1/code"; exit 0; }`;
   return [
     'set -C; { : > "$1/claim"; } 2>/dev/null || exit 0; set +C',
-    `if command -v setsid >/dev/null 2>&1; then setsid sh "$1/run.sh" > "$1/out" ${redirect} & else sh "$1/run.sh" > "$1/out" ${redirect} & fi`,
+    `cd ${quote(cwd)} 2>> ${errors} || ${failed(1)}`,
+    ...exports,
+    ...(shell ? [`command -v ${quote(shell)} >/dev/null 2>&1 || ${failed(127, ': > "$1/no-shell"; ')}`] : []),
+    `if command -v setsid >/dev/null 2>&1; then setsid ${launch} > "$1/out" ${redirect} & else ${launch} > "$1/out" ${redirect} & fi`,
     'echo $! > "$1/pid"',
     "wait $!",
     'echo $? > "$1/code"',
@@ -106,15 +114,10 @@ export async function shInContainer(ctx: StepContext, container: string, options
     .map(([k, v]) => `export ${k}=${quote(v)}`);
   const direct = options.script.startsWith("#!");
   const shell = ctx.shell ?? "sh";
-  const runScript = [
-    `cd ${quote(cwd)} || exit 1`,
-    ...exports,
-    ...(direct
-      ? [`exec ${quote(`${targetDir}/script.sh`)}`]
-      : [`command -v ${quote(shell)} >/dev/null 2>&1 || { : > ${quote(`${targetDir}/no-shell`)}; exit 127; }`, `exec ${quote(shell)} -xe ${quote(`${targetDir}/script.sh`)}`]),
-  ].join("\n");
+  const script = quote(`${targetDir}/script.sh`);
+  const supervise = supervisor(options.returnStdout ?? false, cwd, exports, direct ? script : `${quote(shell)} -xe ${script}`, direct ? undefined : shell);
 
-  const started = await ctx.agent.run([START, `${agentMount}/${dispatcher}/fifo`, agentDir, targetDir, runScript, supervisor(options.returnStdout ?? false)], { stdin: options.script }).result;
+  const started = await ctx.agent.run([START, `${agentMount}/${dispatcher}/fifo`, agentDir, targetDir, supervise], { stdin: options.script }).result;
   if (started.code === 125) throw new StepError(`could not save the script in ${agentDir}: ${started.error ?? "exit code 125"}`);
   if (started.error) throw new StepError(`could not start the script in container ${container}: ${started.error}`);
   if (started.code !== 0) {

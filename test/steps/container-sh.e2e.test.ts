@@ -88,6 +88,8 @@ test("only a container's first step uses pods/exec; later ones go through its di
   const before = execs();
   for (let i = 0; i < 5; i++) await sh(maven, { script: "true" });
   assert.equal(execs(), before, "steps after the first used pods/exec");
+  // Steps do not hold the dispatcher's FIFO open (else one left running would keep a dead one "listening").
+  assert.equal(await sh(maven, { script: "#!/bin/sh\nls -l /proc/$$/fd | grep -c fifo || true", returnStdout: true }), "0\n");
 });
 
 test("a dead dispatcher is replaced, and a step handed over twice runs once", async (t) => {
