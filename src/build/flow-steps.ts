@@ -1,22 +1,21 @@
 // Steps that shape the flow of a build rather than touch a pod: echo, error, unstable, withEnv, stage,
 // timeout, retry, sleep, parallel, catchError, warnError, waitUntil, input (reference §4, §5.2–§5.4).
 import { Closure, PipelineError, isMap, toStr, truthy, type Value } from "../pipeline/runtime/values.ts";
-import { toResult, worse, type Result } from "../pipeline/runtime/globals.ts";
+import { toResult, worse } from "../pipeline/runtime/globals.ts";
+import { resultOf } from "../pipeline/runtime/declarative-driver.ts";
+import { arg, bool, str } from "./args.ts";
 import { FAIL_FAST_CAUSE, NativeBranch, type StepCall } from "../pipeline/runtime/steps.ts";
 import type { LaunchError } from "../controller/provisioner.ts";
 import { ABORT, INTERRUPTED, abort, childSignal, interruption, isInterruption, sleepFor, type Frame } from "./frame.ts";
 import { branchLog } from "./output.ts";
 import type { StepHandler } from "./services.ts";
 
-const arg = (step: StepCall, name: string): Value => step.args.get(name) ?? null;
-const str = (step: StepCall, name: string, fallback = ""): string => (step.args.get(name) == null ? fallback : toStr(step.args.get(name)!));
-const bool = (step: StepCall, name: string, fallback: boolean): boolean => (step.args.get(name) == null ? fallback : truthy(step.args.get(name)!));
 
 const UNIT_MS: Record<string, number> = { NANOSECONDS: 1e-6, MICROSECONDS: 1e-3, MILLISECONDS: 1, SECONDS: 1000, MINUTES: 60_000, HOURS: 3_600_000, DAYS: 86_400_000 };
 
 function duration(step: StepCall, defaultUnit: string): { ms: number; text: string } {
   const time = Number(arg(step, "time"));
-  const unit = str(step, "unit", defaultUnit).toUpperCase();
+  const unit = (str(step, "unit") ?? defaultUnit).toUpperCase();
   const factor = UNIT_MS[unit];
   if (!Number.isFinite(time) || factor === undefined) throw abort(`${step.name}: expected a number of ${defaultUnit.toLowerCase()} (time:) and a TimeUnit (unit:), got ${toStr(arg(step, "time"))} ${unit}`);
   return { ms: time * factor, text: `${time} ${unit.toLowerCase().replace(/s$/, "")}${time === 1 ? "" : "s"}` };
@@ -28,21 +27,17 @@ export function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function resultOf(e: unknown): Result {
-  return isInterruption(e) ? "ABORTED" : "FAILURE";
-}
-
 const echo: StepHandler = async (step, frame) => {
-  frame.log.line(str(step, "message"));
+  frame.log.line(str(step, "message") ?? "");
   return null;
 };
 
 const error: StepHandler = async (step) => {
-  throw abort(str(step, "message"), step);
+  throw abort(str(step, "message") ?? "", step);
 };
 
 const unstable: StepHandler = async (step, frame, build) => {
-  frame.log.line(`WARNING: ${str(step, "message")}`);
+  frame.log.line(`WARNING: ${str(step, "message") ?? ""}`);
   build.currentBuild.setResult("UNSTABLE");
   return null;
 };
@@ -66,10 +61,10 @@ const withEnv: StepHandler = async (step) => {
  * summary; with parallel stages a worse result is credited to every stage that was running.
  */
 const stage: StepHandler = async (step, frame, build) => {
-  const name = str(step, "name");
+  const name = str(step, "name") ?? "";
   if (step.args.has("skip")) {
-    frame.log.line(`Stage "${name}" skipped due to ${str(step, "skip")}`);
-    build.output.progress.stage?.([name], "skipped", str(step, "skip"));
+    frame.log.line(`Stage "${name}" skipped due to ${str(step, "skip") ?? ""}`);
+    build.output.progress.stage?.([name], "skipped", str(step, "skip") ?? "");
     build.output.stageFinished(name, "skipped", 0);
     return null;
   }
@@ -94,7 +89,7 @@ const stage: StepHandler = async (step, frame, build) => {
 
 const timeout: StepHandler = async (step, frame) => {
   const { ms, text } = duration(step, "MINUTES");
-  const activity = bool(step, "activity", false);
+  const activity = bool(step, "activity") ?? false;
   frame.log.line(activity ? `Timeout set to expire after ${text} without activity` : `Timeout set to expire in ${text}`);
   const child = childSignal(frame.signal);
   const expired = interruption("Timeout has been exceeded");
@@ -168,7 +163,7 @@ function severity(e: unknown): number {
 }
 
 const parallel: StepHandler = async (step, frame) => {
-  const failFast = bool(step, "failFast", false);
+  const failFast = bool(step, "failFast") ?? false;
   const branches = [...step.args].filter(([name]) => name !== "failFast");
   const results = new Map<Value, Value>();
   const failures: { name: string; error: unknown }[] = [];
@@ -198,7 +193,7 @@ async function caught(step: StepCall, frame: Frame, onError: (e: unknown) => voi
     return await step.body!();
   } catch (e) {
     // With catchInterruptions: false, a real abort of the build (not an inner timeout) goes on up.
-    if (isInterruption(e) && frame.signal.aborted && !bool(step, "catchInterruptions", true)) throw e;
+    if (isInterruption(e) && frame.signal.aborted && !(bool(step, "catchInterruptions") ?? true)) throw e;
     onError(e);
     return null;
   }
@@ -206,22 +201,22 @@ async function caught(step: StepCall, frame: Frame, onError: (e: unknown) => voi
 
 const catchError: StepHandler = (step, frame, build) =>
   caught(step, frame, (e) => {
-    const message = str(step, "message");
+    const message = str(step, "message") ?? "";
     frame.log.line(message ? message : `ERROR: ${describeError(e)}`);
     if (message) frame.log.line(`ERROR: ${describeError(e)}`);
-    const buildResult = isInterruption(e) ? "ABORTED" : toResult(str(step, "buildResult", "FAILURE"));
+    const buildResult = isInterruption(e) ? "ABORTED" : toResult(str(step, "buildResult") ?? "FAILURE");
     if (buildResult !== "SUCCESS") build.currentBuild.setResult(buildResult);
   });
 
 const warnError: StepHandler = (step, frame, build) =>
   caught(step, frame, (e) => {
-    frame.log.line(`WARNING: ${str(step, "message")}`);
+    frame.log.line(`WARNING: ${str(step, "message") ?? ""}`);
     frame.log.line(`ERROR: ${describeError(e)}`);
     build.currentBuild.setResult(worse("UNSTABLE", isInterruption(e) ? "ABORTED" : "UNSTABLE"));
   });
 
 const waitUntil: StepHandler = async (step, frame) => {
-  const quiet = bool(step, "quiet", false);
+  const quiet = bool(step, "quiet") ?? false;
   let delay = Number(arg(step, "initialRecurrencePeriod") ?? 250);
   for (;;) {
     if (truthy(await step.body!())) return null;
@@ -246,8 +241,8 @@ function defaultAnswer(parameter: Value): Value {
 }
 
 const input: StepHandler = async (step, frame, build) => {
-  const message = str(step, "message");
-  const ok = str(step, "ok", "Proceed");
+  const message = str(step, "message") ?? "";
+  const ok = str(step, "ok") ?? "Proceed";
   const parameters = arg(step, "parameters");
   const list = Array.isArray(parameters) ? parameters : [];
   frame.log.line(`Input requested: ${message}`);
@@ -264,7 +259,7 @@ const input: StepHandler = async (step, frame, build) => {
   if (!proceed) throw interruption(`Rejected: ${message}`);
   const user = process.env["USER"] ?? "berth";
   frame.log.line(`Approved by ${user}`);
-  const submitter = str(step, "submitterParameter");
+  const submitter = str(step, "submitterParameter") ?? "";
   const answers = new Map<Value, Value>(list.filter(isMap).map((p) => [toStr(p.get("name") ?? null), defaultAnswer(p)]));
   if (submitter) answers.set(submitter, user);
   if (answers.size === 0) return null;
@@ -283,5 +278,3 @@ export const FLOW_STEPS: Record<string, StepHandler> = {
   echo, error, unstable, withEnv, stage, timeout, retry, sleep, parallel, catchError, warnError, waitUntil, input,
   isUnix: async () => true,
 };
-
-export { resultOf };

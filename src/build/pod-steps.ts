@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { LaunchError, type LeasedAgent } from "../controller/provisioner.ts";
-import { toStr, truthy } from "../pipeline/runtime/values.ts";
+import { bool, str, strings } from "./args.ts";
 import type { StepCall } from "../pipeline/runtime/steps.ts";
 import { DEFAULT_WORKING_DIR } from "../templates/model.ts";
 import { TemplateError } from "../templates/errors.ts";
@@ -58,8 +58,7 @@ function agentWorkingDir(agent: LeasedAgent): string {
 }
 
 const node: StepHandler = async (step, frame, build) => {
-  const labelValue = step.args.get("label");
-  const label = labelValue == null ? undefined : toStr(labelValue).trim() || undefined;
+  const label = str(step, "label")?.trim() || undefined;
   const controller = await build.controller().catch((e: unknown) => {
     throw abort(`cannot reach the cluster: ${e instanceof Error ? e.message : String(e)}`, step);
   });
@@ -107,23 +106,15 @@ export function parseEnv(text: string): Record<string, string> {
 
 const container: StepHandler = async (step, frame) => {
   requireNode(frame, step);
-  const name = toStr(step.args.get("name") ?? null);
-  const shellValue = step.args.get("shell");
-  const shell = shellValue == null ? undefined : toStr(shellValue).trim() || undefined;
+  const name = str(step, "name") ?? "";
+  const shell = str(step, "shell")?.trim() || undefined;
   return step.body!({ POD_CONTAINER: name }, { ...frame, container: { name, ...(shell ? { shell } : {}) } });
 };
 
 const containerLog: StepHandler = async (step, frame, build) => {
   const { agent } = requireNode(frame, step);
-  const number = (key: string) => (step.args.get(key) == null ? undefined : Number(step.args.get(key)));
-  const [tailingLines, sinceSeconds, limitBytes] = [number("tailingLines"), number("sinceSeconds"), number("limitBytes")];
-  return readContainerLog(agent, frame.log, new SecretMasker(build.output.secretValues()), {
-    name: toStr(step.args.get("name") ?? null),
-    returnLog: truthy(step.args.get("returnLog") ?? false),
-    ...(tailingLines !== undefined ? { tailingLines } : {}),
-    ...(sinceSeconds !== undefined ? { sinceSeconds } : {}),
-    ...(limitBytes !== undefined ? { limitBytes } : {}),
-  });
+  const numbers = Object.fromEntries(Object.entries(strings(step, "tailingLines", "sinceSeconds", "limitBytes")).map(([k, v]) => [k, Number(v)]));
+  return readContainerLog(agent, frame.log, new SecretMasker(build.output.secretValues()), { name: str(step, "name") ?? "", returnLog: bool(step, "returnLog") ?? false, ...numbers });
 };
 
 export const POD_STEPS: Record<string, StepHandler> = { podTemplate, node, container, containerLog };

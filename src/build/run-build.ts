@@ -12,7 +12,7 @@ import { PipelineError } from "../pipeline/runtime/values.ts";
 import { parseOrThrow } from "../pipeline/parser.ts";
 import type { CredentialStore } from "./credentials.ts";
 import { ABORT, isInterruption, type Frame } from "./frame.ts";
-import { resultOf } from "./flow-steps.ts";
+import { resultOf } from "../pipeline/runtime/declarative-driver.ts";
 import type { BuildOutput } from "./output.ts";
 import type { BuildServices, InputPolicy } from "./services.ts";
 import { BuildStepRuntime } from "./step-runtime.ts";

@@ -3,7 +3,8 @@
 // failure into the AbortException Jenkins reports as `ERROR: <message>`.
 import { posix } from "node:path";
 import { randomBytes } from "node:crypto";
-import { isMap, toStr, truthy, type Value } from "../pipeline/runtime/values.ts";
+import { isMap, toStr, type Value } from "../pipeline/runtime/values.ts";
+import { bool, booleans, str, strings } from "./args.ts";
 import type { StepCall } from "../pipeline/runtime/steps.ts";
 import { sh as runSh, StepError } from "../steps/sh.ts";
 import { deleteDir, fileExists, readFile, writeFile } from "../steps/files.ts";
@@ -16,12 +17,6 @@ import { secretsOf, type Credential } from "./credentials.ts";
 import { CheckoutError, checkoutDirectory, checkoutGit } from "./scm.ts";
 import type { BuildServices, StepHandler } from "./services.ts";
 import { parseEnv, readTrusted } from "./pod-steps.ts";
-
-const str = (step: StepCall, name: string): string | undefined => (step.args.get(name) == null ? undefined : toStr(step.args.get(name)!));
-const bool = (step: StepCall, name: string): boolean | undefined => (step.args.get(name) == null ? undefined : truthy(step.args.get(name)!));
-/** The optional arguments among `keys` that were given, as strings or as booleans. */
-const strings = <K extends string>(step: StepCall, ...keys: K[]) => Object.fromEntries(keys.flatMap((k) => (str(step, k) === undefined ? [] : [[k, str(step, k)!]]))) as Partial<Record<K, string>>;
-const booleans = <K extends string>(step: StepCall, ...keys: K[]) => Object.fromEntries(keys.flatMap((k) => (bool(step, k) === undefined ? [] : [[k, bool(step, k)!]]))) as Partial<Record<K, boolean>>;
 
 type OnNode = Frame & { node: NodeFrame };
 
