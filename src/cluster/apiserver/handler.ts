@@ -266,8 +266,9 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
     if (subresource === undefined || subresource === "status") {
       switch (method) {
         case "GET": {
+          if (!table) return { status: 200, body: Buffer.from(store.getText(rt, namespace, name)) };
           const obj = store.get(rt, namespace, name);
-          return table ? asTable([obj], { resourceVersion: obj.metadata.resourceVersion ?? "" }) : json(200, obj);
+          return asTable([obj], { resourceVersion: obj.metadata.resourceVersion ?? "" });
         }
         case "PUT":
           return json(200, store.update(rt, namespace, name, body, query, subresource));

@@ -230,6 +230,14 @@ export class RestStore {
     return this.served(rt, this.getStored(rt, namespace, name));
   }
 
+  /** The served JSON text of an object: the stored text itself when that is already the served form. */
+  getText(rt: ResourceType, namespace: string | undefined, name: string): string {
+    const text = this.storage.getText(rt.storageKey, namespace ?? "", name);
+    if (text === undefined) throw notFound(resourceName(rt), name);
+    if (!rt.fromStorage && text.startsWith(`{"apiVersion":${JSON.stringify(groupVersionOf(rt))},"kind":${JSON.stringify(rt.kind)},`)) return text;
+    return JSON.stringify(this.served(rt, JSON.parse(text) as KubeObject));
+  }
+
   /** A list page: the matching objects in stored form, and the list metadata. */
   listStored(rt: ResourceType, filter: ListFilter, query: URLSearchParams): { items: KubeObject[]; metadata: JsonRecord } {
     const limitText = query.get("limit");

@@ -122,8 +122,14 @@ export class Storage {
   }
 
   get(storageKey: string, namespace: string, name: string): KubeObject | undefined {
+    const text = this.getText(storageKey, namespace, name);
+    return text === undefined ? undefined : (JSON.parse(text) as KubeObject);
+  }
+
+  /** The stored JSON text of an object (a GET can answer with it as it is). */
+  getText(storageKey: string, namespace: string, name: string): string | undefined {
     const row = this.#statements.get!.get(storageKey, namespace, name) as { data: string } | undefined;
-    return row ? (JSON.parse(row.data) as KubeObject) : undefined;
+    return row?.data;
   }
 
   /** Whether a namespace exists and whether it is being deleted (cached; every write of a namespace resets it). */
@@ -192,7 +198,9 @@ export class Storage {
     const namespace = object.metadata.namespace ?? "";
     const name = object.metadata.name ?? "";
     if (storageKey === "namespaces") this.#namespaceStates.delete(name);
-    const stored: KubeObject = { ...object, metadata: { ...object.metadata, resourceVersion: String(rv) } };
+    // apiVersion and kind first, as they are served, so a GET can send the stored text unchanged.
+    const head = object.apiVersion !== undefined && object.kind !== undefined ? { apiVersion: object.apiVersion, kind: object.kind } : {};
+    const stored: KubeObject = { ...head, ...object, metadata: { ...object.metadata, resourceVersion: String(rv) } };
     const data = JSON.stringify(stored);
     if (!this.#inTransaction) {
       this.#db.exec("BEGIN IMMEDIATE");

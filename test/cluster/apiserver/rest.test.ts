@@ -327,3 +327,21 @@ test("dry run stores nothing; deletecollection deletes what the selector matches
     t.close();
   }
 });
+
+test("getText answers with the served form: the stored text when it already is, converted otherwise", () => {
+  const t = openTestStore();
+  try {
+    const pod = t.store.create(rt("pods"), "default", podBody("text"), q({ fieldManager: "m" }));
+    const text = t.store.getText(rt("pods"), "default", "text");
+    assert.ok(text.startsWith('{"apiVersion":"v1","kind":"Pod",'));
+    assert.deepEqual(JSON.parse(text), pod);
+    assert.deepEqual(JSON.parse(t.store.getText(rt("namespaces"), undefined, "default")), t.store.get(rt("namespaces"), undefined, "default"));
+    t.store.create(rt("events"), "default", { metadata: { name: "e" }, involvedObject: { kind: "Pod", name: "text", namespace: "default" }, reason: "R", message: "m", type: "Normal" }, q());
+    const asEventsV1 = JSON.parse(t.store.getText(rt("events", "events.k8s.io"), "default", "e"));
+    assert.equal(asEventsV1.apiVersion, "events.k8s.io/v1");
+    assert.equal(asEventsV1.note, "m");
+    assert.throws(() => t.store.getText(rt("pods"), "default", "missing"), (e: unknown) => e instanceof ApiError && e.code === 404);
+  } finally {
+    t.close();
+  }
+});
