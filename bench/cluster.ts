@@ -34,6 +34,31 @@ function processCount(): number {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+// COUNT_REQUESTS=1: how many requests of each kind the cluster's own clients (kubelets, scheduler) and
+// this benchmark made, to spot retries or relists.
+const requestCounts = new Map<string, number>();
+const eventReasons = new Map<string, string>();
+if (process.env.COUNT_REQUESTS) {
+  const original = ApiClient.prototype.request;
+  ApiClient.prototype.request = function (this: ApiClient, method: string, path: string, ...rest: unknown[]): Promise<Obj> {
+    let key = `${method} ${path.replace(/\?.*$/, "").replace(/\/(pods|events|leases|nodes|serviceaccounts|configmaps)\/[^/]+/, "/$1/*")}`;
+    const body = rest[0] as Obj | undefined;
+    if (method === "POST" && body?.kind === "Event") {
+      eventReasons.set(String(body.metadata?.name), `${String(body.reason)}: ${String(body.message).slice(0, 100)}`);
+      key += ` (${String(body.reason)})`;
+    }
+    if (method === "PATCH" && path.includes("/events/")) key += ` (${eventReasons.get(path.split("/").pop() ?? "") ?? "?"})`;
+    requestCounts.set(key, (requestCounts.get(key) ?? 0) + 1);
+    return (original as (...args: unknown[]) => Promise<Obj>).call(this, method, path, ...rest);
+  } as typeof original;
+  const originalWatch = ApiClient.prototype.watch;
+  ApiClient.prototype.watch = function (this: ApiClient, ...args: Parameters<typeof originalWatch>) {
+    const key = `WATCH ${args[0]}`;
+    requestCounts.set(key, (requestCounts.get(key) ?? 0) + 1);
+    return originalWatch.apply(this, args);
+  };
+}
+
 const dataDir = mkdtempSync(join(tmpdir(), "berth-bench-cluster-"));
 const cluster = await startCluster({ dataDir, port: 0, nodes: 2, maxPodsPerNode: 1000 });
 const client = new ApiClient({ url: cluster.url, token: cluster.adminToken, caCertPem: cluster.caCertPem, userAgent: "berth/bench" });
@@ -158,6 +183,7 @@ while (after > baseline && performance.now() - settleStart < 30_000) {
 }
 console.log(`${BURST_PODS} pods deleted (gone from the API): ${burstDown.toFixed(2)} s (goal <= 10 s); processes back to ${after} (baseline ${baseline}) ${((performance.now() - settleStart) / 1000).toFixed(2)} s later`);
 
+if (process.env.COUNT_REQUESTS) console.log([...requestCounts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `  ${n} ${k}`).join("\n"));
 watch.stop();
 client.close();
 await cluster.stop();

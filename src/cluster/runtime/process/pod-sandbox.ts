@@ -43,8 +43,10 @@ export class PodSandbox {
     const pause = await spawner.spawn({ file: plan.file, args: plan.args, env: process.env as Record<string, string>, stdin: true }, "pause");
     this.pauseLauncherPid = pause.pid;
     this.pauseExited = pause.exit.then(() => undefined);
-    const outcome = await Promise.race([pause.line, pause.exit]);
-    if (typeof outcome !== "string") throw new Error(`the pod's pause process exited during setup: ${outcome.stderr?.trim() ?? ""}`);
+    if ((await pause.line) !== "ready") {
+      const exit = await pause.exit;
+      throw new Error(`the pod's pause process exited during setup: ${exit.stderr?.trim() ?? ""}`);
+    }
     // unshare --fork: the pause shell is unshare's only child.
     this.pausePid = pause.pid !== undefined ? childrenOf(pause.pid)[0] : undefined;
     if (this.pausePid === undefined) throw new Error("the pod's pause process vanished during setup");

@@ -36,12 +36,27 @@ function send(message: object): void {
   if (process.connected) process.send?.(message);
 }
 
-function connect(path: string, header: string): Promise<Socket> {
+function connectOnce(path: string, header: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     socket.once("error", reject);
     socket.once("connect", () => socket.write(header, (error) => (error ? reject(error) : resolve(socket))));
   });
+}
+
+/**
+ * Connects to the runtime. A Unix socket refuses a connection with EAGAIN while the listener's backlog is
+ * full (the runtime's event loop is busy in a burst): wait a little and try again, for up to a minute.
+ */
+async function connect(path: string, header: string): Promise<Socket> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await connectOnce(path, header);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN" || attempt >= 3000) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1 + attempt, 20)));
+    }
+  }
 }
 
 /** The file descriptor under a connected socket (libuv's, Unix only). */
@@ -76,6 +91,10 @@ async function spawnProcess(request: SpawnRequest): Promise<void> {
     // did not leave it, and nothing the container does can signal the spawner or the runtime.
     // As file descriptor numbers, not sockets: given a socket, Node would also read from it here.
     child = spawn(request.file, request.args, { env: request.env, cwd: "/", detached: true, stdio: [stdin ? fdOf(stdin) : "ignore", fdOf(stdout), fdOf(stderr), "pipe"] });
+  } catch (error) {
+    send({ type: "line", id, line: `error ${(error as Error).message}` });
+    send({ type: "exit", id, code: 128, signal: null });
+    return;
   } finally {
     for (const socket of sockets) socket.destroy();
   }
@@ -87,11 +106,17 @@ async function spawnProcess(request: SpawnRequest): Promise<void> {
     reported = true;
     send({ type: "line", id, line });
   };
-  child.once("error", (error) => {
-    report(`error ${error.message}`);
-    send({ type: "exit", id, code: 128, signal: null });
+  if (child.pid === undefined) {
+    // The spawn failed (no such program, ...): Node reports why with "error".
+    child.once("error", (error) => {
+      report(`error ${error.message}`);
+      send({ type: "exit", id, code: 128, signal: null });
+    });
+    return;
+  }
+  child.on("error", () => {
+    // After a successful spawn only a failed kill() could land here; the runtime signals by pid instead.
   });
-  if (child.pid === undefined) return;
   send({ type: "spawned", id, pid: child.pid });
   control?.on("data", (chunk: Buffer) => {
     text += chunk.toString();
@@ -112,8 +137,17 @@ function spawnPause(request: SpawnRequest): void {
   let stdout = "";
   let stderr = "";
   let ready = false;
+  let finished = false;
+  // Exactly one "line" (ready, or why not) and one "exit" per process, whatever happens.
+  const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+    if (finished) return;
+    finished = true;
+    if (!ready) send({ type: "line", id, line: `error the pause process exited before it was ready` });
+    send({ type: "exit", id, code, signal, stderr });
+  };
   child.once("error", (error) => {
     stderr += error.message;
+    if (child.pid === undefined) finish(128, null);
   });
   child.stdout?.on("data", (chunk: Buffer) => {
     stdout += chunk.toString();
@@ -127,7 +161,7 @@ function spawnPause(request: SpawnRequest): void {
   });
   if (child.pid !== undefined) send({ type: "spawned", id, pid: child.pid });
   // "close", not "exit": the stderr text is complete then.
-  child.once("close", (code, signal) => send({ type: "exit", id, code, signal, stderr }));
+  child.once("close", (code, signal) => finish(code, signal));
 }
 
 process.on("message", (request: SpawnRequest) => {

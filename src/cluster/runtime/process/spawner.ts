@@ -44,6 +44,7 @@ interface Pending {
   line: (line: string) => void;
   exit: (status: ProcessExitStatus) => void;
   exited: boolean;
+  lined: boolean;
 }
 
 type Message =
@@ -90,7 +91,9 @@ export class Spawner {
     const server = createServer({ pauseOnConnect: true });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(stdioPath, () => resolve());
+      // A deep backlog: in a burst the runtime's busy event loop accepts connections late (the helper
+      // also retries a connection the backlog refused).
+      server.listen({ path: stdioPath, backlog: 65535 }, () => resolve());
     });
     const helper = fork(new URL("./spawner-process.ts", import.meta.url).pathname, [], {
       // Not the runtime's flags (--cpu-prof, --test, ...); a process group of its own, so a Ctrl-C meant
@@ -118,7 +121,9 @@ export class Spawner {
       pending.spawned = true;
       this.checkReady(message.id, pending);
     } else if (message.type === "line") {
+      pending.lined = true;
       pending.line(message.line);
+      this.checkReady(message.id, pending);
     } else if (message.type === "exit") {
       pending.exited = true;
       if (!pending.spawned) {
@@ -133,7 +138,9 @@ export class Spawner {
 
   private checkReady(id: number, pending: Pending): void {
     if (pending.failed || (pending.spawned && pending.sockets.size === pending.expectedSockets)) pending.ready();
-    if (pending.exited && (pending.failed || pending.sockets.size === pending.expectedSockets)) {
+    // Forgotten once nothing more can come: the exit, the control line (it may come after the exit: the
+    // control pipe ends when the last process holding it does) and every connection.
+    if (pending.exited && pending.lined && (pending.failed || pending.sockets.size === pending.expectedSockets)) {
       this.pending.delete(id);
       this.updateRef();
     }
@@ -195,6 +202,7 @@ export class Spawner {
         spawned: false,
         failed: false,
         exited: false,
+        lined: false,
         line: settleLine,
         exit: settleExit,
         ready: () => {
