@@ -3,7 +3,8 @@
 // the agent container packs exactly those onto its standard output, which the controller takes with flow
 // control (the agent keeps at most 4 MB unconfirmed, and confirms only what the consumer wrote). The other
 // way, a tar file on the controller's disk is streamed into `tar -x` in the pod. No tree is ever held in
-// memory, only the list of paths. Needs `find` and a tar that knows `--null -T -` (GNU tar, bsdtar).
+// memory, only the list of paths. Needs `find` and tar: GNU tar, bsdtar or BusyBox's (names with a line
+// break in them need one of the first two).
 import { createReadStream } from "node:fs";
 import { TextDecoder } from "node:util";
 import type { FileContext } from "./files.ts";
@@ -57,7 +58,11 @@ export async function listMatching(ctx: FileContext, patterns: FilePatterns, opt
 export async function packFiles(ctx: FileContext, files: ListedFile[], options: { dereference: boolean; step: string }, consume: (data: Buffer) => unknown): Promise<void> {
   const list = Buffer.concat(files.flatMap((f) => [f.raw, Buffer.from([0])]));
   const stderr = new Capped();
-  const running = ctx.agent.run(["tar", "-c", "-f", "-", ...(options.dereference ? ["-h"] : []), "--null", "--no-recursion", "-T", "-"], {
+  // BusyBox tar (Alpine images, Berth's default agent image) knows neither --null nor --no-recursion: it
+  // gets the list one name per line (the names are files, so recursion does not matter).
+  const h = options.dereference ? "-h" : "";
+  const pack = `if tar --help 2>&1 | grep -q -e --null; then exec tar -c -f - ${h} --null --no-recursion -T -; else tr '\\0' '\\n' | tar -c -f - ${h} -T -; fi`;
+  const running = ctx.agent.run(["sh", "-c", pack], {
     cwd: ctx.cwd,
     stdin: (async function* () {
       yield list; // streamed: a long list is sent in pieces
@@ -66,14 +71,16 @@ export async function packFiles(ctx: FileContext, files: ListedFile[], options: 
   });
   const result = await running.result;
   if (result.error) throw new StepError(`${options.step}: tar could not run in ${ctx.cwd}: ${result.error}`);
-  // GNU tar exits 1 when a file changed while it was read: the archive is still whole.
-  if (result.code !== 0 && result.code !== 1) throw new StepError(`${options.step}: tar failed in ${ctx.cwd}: ${stderr.text() || `exit code ${result.code ?? result.signal}`}`);
+  // GNU tar exits 1 when a file changed while it was read: the archive is still whole. Any other tar
+  // failing, or failing otherwise, is an incomplete archive.
+  const changedWhileRead = result.code === 1 && /changed as we read it/.test(stderr.text()) && !/Error|Cannot/.test(stderr.text());
+  if (result.code !== 0 && !changedWhileRead) throw new StepError(`${options.step}: tar failed in ${ctx.cwd}: ${stderr.text() || `exit code ${result.code ?? result.signal}`}`);
 }
 
 /** Streams a tar file from the controller's disk into the working directory (created if missing). */
 export async function unpackInto(ctx: FileContext, tarFile: string, step: string): Promise<void> {
   const stderr = new Capped();
-  const result = await ctx.agent.run(["sh", "-c", 'mkdir -p "$1" && cd "$1" && exec tar -x -f - --no-same-owner', "sh", ctx.cwd], {
+  const result = await ctx.agent.run(["sh", "-c", 'mkdir -p "$1" && cd "$1" && exec tar -x -o -f -', "sh", ctx.cwd], {
     cwd: "/",
     stdin: createReadStream(tarFile, { highWaterMark: 256 * 1024 }),
     onOutput: (_stream, data) => stderr.add(data),

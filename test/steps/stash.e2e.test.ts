@@ -1,9 +1,9 @@
 // stash in one agent pod, unstash in another, on the embedded cluster.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { sh, StepError, type StepContext } from "../../src/steps/sh.ts";
@@ -80,4 +80,34 @@ test("a large stash (50 MB in 400 files) moves between pods intact, with the con
   const grown = (peak - baseline) / 1024 / 1024;
   t.diagnostic(`heap and buffers peaked ${grown.toFixed(1)} MB above the start while moving 50 MB`);
   assert.ok(grown < 25, `the controller's memory grew ${grown.toFixed(1)} MB while moving 50 MB`);
+});
+
+test("stash and unstash with a tar that has no --null (BusyBox, as in Alpine images and the default agent image)", async (t) => {
+  // Alpine's BusyBox tar reads a file list (-T) but knows no --null; this stand-in behaves the same.
+  const tools = mkdtempSync(join(tmpdir(), "berth-tar-"));
+  writeFileSync(join(tools, "tar"), '#!/bin/sh\ncase " $* " in *" --help "*) echo "BusyBox v1.36 multi-call binary."; exit 0;; *" --null "*) echo "tar: unrecognized option --null" >&2; exit 1;; esac\nexec /usr/bin/tar "$@"\n', { mode: 0o755 });
+  const path = `${tools}:${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`;
+  const { controller } = await startEmbeddedController(t, [{ name: "bb", label: "bb", containers: [{ name: "jnlp", envVars: [{ kind: "envVar", key: "PATH", value: path }] }] }]);
+  const [one, two] = (await Promise.all([1, 2].map(async () => {
+    const agent = await controller.requestAgent({ label: "bb", log: new Log() });
+    await agent.run(["mkdir", "-p", WORKSPACE]).result;
+    return { agent, log: new Log(), cwd: WORKSPACE, env: {}, masker: new SecretMasker([]) };
+  }))) as [StepContext & { log: Log }, StepContext & { log: Log }];
+  assert.match(String(await sh(one, { script: "#!/bin/sh\ntar --help", returnStdout: true })), /BusyBox/);
+  await sh(one, { script: "#!/bin/sh\nmkdir -p src/a && echo one > 'src/a/with space.txt' && echo two > src/b.txt" });
+  const stashes = mkdtempSync(join(tmpdir(), "berth-stash-"));
+  assert.equal(await stash(one, stashes, { name: "src", includes: "src/**" }), 2);
+  await unstash(two, stashes, "src");
+  assert.equal(await sh(two, { script: "cat 'src/a/with space.txt' src/b.txt", returnStdout: true }), "one\ntwo\n");
+});
+
+test("a tar that cannot pack the list fails the stash instead of saving an empty one", async (t) => {
+  const tools = mkdtempSync(join(tmpdir(), "berth-tar-"));
+  writeFileSync(join(tools, "tar"), '#!/bin/sh\necho "tar: invalid option -- \'T\'" >&2; exit 1\n', { mode: 0o755 });
+  const path = `${tools}:${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`;
+  const { controller } = await startEmbeddedController(t, [{ name: "bb", label: "bb", containers: [{ name: "jnlp", envVars: [{ kind: "envVar", key: "PATH", value: path }] }] }]);
+  const agent = await controller.requestAgent({ label: "bb", log: new Log() });
+  await agent.run(["sh", "-c", `mkdir -p ${WORKSPACE} && echo x > ${WORKSPACE}/f`]).result;
+  const ctx = { agent, log: new Log(), cwd: WORKSPACE, env: {}, masker: new SecretMasker([]) };
+  await assert.rejects(stash(ctx, mkdtempSync(join(tmpdir(), "berth-stash-")), { name: "s" }), /tar failed in .*invalid option -- 'T'/);
 });
