@@ -38,5 +38,9 @@ export async function execInContainer(kc: KubeConfig, namespace: string, pod: st
   });
   const stderr = Buffer.concat(err).toString("utf8");
   if (!status) throw new Error(`exec in ${namespace}/${pod} container ${container} ended without a status${stderr ? `: ${stderr.trim()}` : ""}`);
-  return { code: exitCodeOf(status), stdout: Buffer.concat(out).toString("utf8"), stderr };
+  // A failure without an exit code (the command could not start: no such file, container not running) is
+  // said only in the status's message: keep it where callers look for the reason.
+  const code = exitCodeOf(status);
+  const unsaid = code !== 0 && !status.details?.causes?.some((c) => c.reason === "ExitCode") && status.message && !stderr.includes(status.message);
+  return { code, stdout: Buffer.concat(out).toString("utf8"), stderr: unsaid ? `${stderr}${stderr && !stderr.endsWith("\n") ? "\n" : ""}${status.message}\n` : stderr };
 }
