@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { PassThrough, type Readable, type Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
 
 export interface SpawnOptions {
   file: string;
@@ -95,7 +96,7 @@ export class Spawner {
       // also retries a connection the backlog refused).
       server.listen({ path: stdioPath, backlog: 65535 }, () => resolve());
     });
-    const helper = fork(new URL("./spawner-process.ts", import.meta.url).pathname, [], {
+    const helper = fork(fileURLToPath(new URL("./spawner-process.ts", import.meta.url)), [], {
       // Not the runtime's flags (--cpu-prof, --test, ...); a process group of its own, so a Ctrl-C meant
       // for Berth does not take the pods down before Berth has stopped them.
       execArgv: [],
