@@ -61,7 +61,11 @@ export async function sh(ctx: StepContext, options: ShOptions): Promise<string |
   const stderr = new LogLines(ctx.log, ctx.masker, options.encoding);
   const stdout = options.returnStdout ? undefined : new LogLines(ctx.log, ctx.masker, options.encoding);
   const captured: Buffer[] = [];
-  const running = ctx.agent.run(direct ? [path] : [ctx.shell ?? "sh", "-xe", path], {
+  const command = direct ? [path] : [ctx.shell ?? "sh", "-xe", path];
+  // One stream for the log, as Jenkins' durable task writes it: `+ cmd` traces (stderr) and the output
+  // they precede (stdout) would otherwise race each other through two pipes.
+  const merged = options.returnStdout ? command : ["sh", "-c", 'exec "$@" 2>&1', "sh", ...command];
+  const running = ctx.agent.run(merged, {
     cwd: ctx.cwd,
     env: ctx.env,
     files: [{ path, content: options.script, mode: 0o777 }],
