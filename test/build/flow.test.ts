@@ -35,7 +35,7 @@ test("timeout aborts its body and fails with the timeout's cause; retry retries 
   const timedOut = await build("timeout(time: 200, unit: 'MILLISECONDS') { sleep 5 }");
   assert.equal(timedOut.result, "ABORTED");
   assert.match(timedOut.log, /Cancelling nested steps due to timeout\nTimeout has been exceeded\nFinished: ABORTED/);
-  const retried = await build("def n = 0\nretry(3) { n++; timeout(time: 50, unit: 'MILLISECONDS') { if (n < 3) sleep 5 } }\necho \"attempts: ${n}\"");
+  const retried = await build("def n = 0\nretry(3) { n++; timeout(time: 500, unit: 'MILLISECONDS') { if (n < 3) sleep 5 } }\necho \"attempts: ${n}\"");
   assert.equal(retried.result, "SUCCESS", retried.log);
   assert.match(retried.log, /attempts: 3/);
   assert.equal(retried.lines.filter((l) => l === "Retrying").length, 2);
@@ -69,8 +69,13 @@ test("parallel: branches tagged in the log; failFast stops the others and the bu
 
 test("an aborted build stops at once and ends ABORTED", async () => {
   const stop = new AbortController();
-  setTimeout(() => stop.abort(interruption("Aborted by user")), 100);
-  const r = await build("echo 'start'\nsleep 30\necho 'never'", { signal: stop.signal });
+  // Aborted once the sleep has begun, whatever the machine's speed.
+  const lines: string[] = [];
+  const output = new BuildOutput((l) => {
+    lines.push(l);
+    if (l.startsWith("Sleeping")) setImmediate(() => stop.abort(interruption("Aborted by user")));
+  });
+  const r = { ...(await build("echo 'start'\nsleep 30\necho 'never'", { signal: stop.signal, output })), lines };
   assert.equal(r.result, "ABORTED");
   assert.deepEqual(r.lines.slice(-3), ["Sleeping for 30 seconds", "Aborted by user", "Finished: ABORTED"]);
 });
