@@ -423,7 +423,10 @@ export async function startAgentEndpoint(options: AgentHubOptions & { host?: str
   });
   hub.attach(server);
   const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) => reject(new Error(`the agent endpoint cannot listen on ${host}:${options.port ?? 0}: ${e.code === "EADDRINUSE" ? "the port is in use" : e.message}`)));
+    server.listen(options.port ?? 0, host, resolve);
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host}:${port}/`,
