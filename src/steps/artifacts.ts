@@ -8,12 +8,11 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { copyFile, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, posix } from "node:path";
-import { extract } from "tar-stream";
 import type { BuildLog } from "../controller/provisioner.ts";
 import type { FileContext } from "./files.ts";
 import { FilePatterns, splitPatterns } from "./patterns.ts";
 import { StepError } from "./sh.ts";
-import { drainingWriter, listMatching, packFiles } from "./transfer.ts";
+import { TarEntries, listMatching, packFiles } from "./transfer.ts";
 
 export interface ArchiveOptions {
   artifacts: string;
@@ -40,11 +39,11 @@ export async function archiveArtifacts(ctx: FileContext & { log: BuildLog }, arc
   }
   await mkdir(archiveDir, { recursive: true });
   const fingerprints = options.fingerprint ? new Map<string, string>() : undefined;
-  const extraction = new Extraction(archiveDir, fingerprints);
+  const archived = extraction(archiveDir, fingerprints);
   try {
-    await packFiles(ctx, files, { dereference: true, step: "archiveArtifacts" }, (data) => extraction.write(data));
+    await packFiles(ctx, files, { dereference: true, step: "archiveArtifacts" }, (data) => archived.entries.write(data));
   } finally {
-    await extraction.end();
+    await archived.entries.end();
   }
   if (fingerprints) {
     ctx.log.line("Recording fingerprints");
@@ -53,7 +52,7 @@ export async function archiveArtifacts(ctx: FileContext & { log: BuildLog }, arc
     await writeFile(`${record}.tmp`, `${JSON.stringify({ ...known, ...Object.fromEntries(fingerprints) }, null, 2)}\n`);
     await rename(`${record}.tmp`, record);
   }
-  return extraction.files;
+  return archived.files;
 }
 
 /** Where the sha256 of each fingerprinted artifact is kept: a JSON object from relative path to hex digest. */
@@ -78,61 +77,38 @@ function safePath(name: string): string {
   return path;
 }
 
-/** Writes a tar stream into a directory, file by file, as it is fed; only regular files are kept. */
-class Extraction {
-  readonly files: string[] = [];
-  private readonly extractor = extract();
-  private readonly done: Promise<void>;
-  private readonly feed: (data: Buffer) => Promise<void> | undefined;
-  private failure: unknown;
-
-  constructor(dir: string, fingerprints: Map<string, string> | undefined) {
-    this.feed = drainingWriter(this.extractor);
-    this.done = (async () => {
-      for await (const entry of this.extractor) {
-        const type = entry.header.type;
-        if (type !== "file" && type !== "contiguous-file" && type !== "link") {
-          entry.resume(); // directories (a followed link to one), devices: not artifacts
-          continue;
-        }
-        const path = safePath(entry.header.name);
-        const target = join(dir, path);
-        await mkdir(dirname(target), { recursive: true });
-        await rm(target, { force: true, recursive: true });
-        if (type === "link") {
-          // The same file listed twice through hard links: tar sends it once.
-          const source = safePath(entry.header.linkname);
-          await copyFile(join(dir, source), target);
-          const known = fingerprints?.get(source);
-          if (known) fingerprints!.set(path, known);
-          entry.resume();
-        } else {
-          const hash = fingerprints ? createHash("sha256") : undefined;
-          const out = createWriteStream(target);
-          for await (const chunk of entry as AsyncIterable<Buffer>) {
-            hash?.update(chunk);
-            if (!out.write(chunk)) await once(out, "drain");
-          }
-          out.end();
-          await once(out, "close");
-          if (hash) fingerprints!.set(path, hash.digest("hex"));
-        }
-        this.files.push(path);
+/** Writes packFiles' tar stream into a directory, file by file as it comes; only regular files are kept. */
+function extraction(dir: string, fingerprints: Map<string, string> | undefined): { entries: TarEntries; files: string[] } {
+  const files: string[] = [];
+  const entries = new TarEntries("archiveArtifacts", async (entry) => {
+    const type = entry.header.type;
+    if (type !== "file" && type !== "contiguous-file" && type !== "link") {
+      entry.resume(); // directories (a followed link to one), devices: not artifacts
+      return;
+    }
+    const path = safePath(entry.header.name);
+    const target = join(dir, path);
+    await mkdir(dirname(target), { recursive: true });
+    await rm(target, { force: true, recursive: true });
+    if (type === "link") {
+      // The same file listed twice through hard links: tar sends it once.
+      const source = safePath(entry.header.linkname);
+      await copyFile(join(dir, source), target);
+      const known = fingerprints?.get(source);
+      if (known) fingerprints!.set(path, known);
+      entry.resume();
+    } else {
+      const hash = fingerprints ? createHash("sha256") : undefined;
+      const out = createWriteStream(target);
+      for await (const chunk of entry) {
+        hash?.update(chunk);
+        if (!out.write(chunk)) await once(out, "drain");
       }
-    })().catch((e: unknown) => {
-      this.failure = e;
-      this.extractor.destroy();
-    });
-  }
-
-  /** Feeds the stream; a promise when the writer should wait. */
-  write(data: Buffer): Promise<void> | undefined {
-    return this.failure === undefined ? this.feed(data) : undefined;
-  }
-
-  async end(): Promise<void> {
-    if (this.failure === undefined) this.extractor.end(null);
-    await this.done;
-    if (this.failure !== undefined) throw this.failure instanceof StepError ? this.failure : new StepError(`archiveArtifacts: ${(this.failure as Error).message}`);
-  }
+      out.end();
+      await once(out, "close");
+      if (hash) fingerprints!.set(path, hash.digest("hex"));
+    }
+    files.push(path);
+  });
+  return { entries, files };
 }

@@ -16,10 +16,9 @@ import { randomBytes } from "node:crypto";
 import type { V1Pod } from "@kubernetes/client-node";
 import { FOLLOW, START } from "../agent/agent.ts";
 import { LogLines } from "./output.ts";
-import { missingShell, StepError, stepResult, type ShOptions, type StepContext } from "./sh.ts";
+import { missingShell, StepError, stepResult, stoppable, type ShOptions, type StepContext } from "./sh.ts";
 
 const WORKSPACE_VOLUME = "workspace-volume";
-const KILL_AFTER_MS = 3000;
 
 // The dispatcher: $1 its directory (holding the FIFO), $2 the steps' directory. It reads one step
 // directory per line and runs that step's supervisor in a subshell of its own, orphaned (sourced: no
@@ -148,20 +147,7 @@ export async function shInContainer(ctx: StepContext, container: string, options
     },
   });
   const signal = (name: string) => ctx.agent.exec(container, ["sh", "-c", `kill -${name} -"$(cat "$1/pid")" 2>/dev/null || kill -${name} "$(cat "$1/pid")"`, "sh", targetDir]).catch(() => undefined);
-  let killTimer: NodeJS.Timeout | undefined;
-  const onAbort = () => {
-    ctx.log.line("Sending interrupt signal to process");
-    void signal("TERM");
-    killTimer = setTimeout(() => {
-      ctx.log.line("After 3s the process is still running: killing it and everything it started");
-      void signal("KILL");
-    }, KILL_AFTER_MS);
-  };
-  ctx.signal?.addEventListener("abort", onAbort, { once: true });
-  const result = await following.result.finally(() => {
-    clearTimeout(killTimer);
-    ctx.signal?.removeEventListener("abort", onAbort);
-  });
+  const result = await stoppable(ctx, following.result, signal);
   combined.end();
   errors.end();
   const noShell = result.code === 127 && !direct && (await ctx.agent.run(["test", "-e", `${agentDir}/no-shell`]).result).code === 0;

@@ -16,12 +16,11 @@
 import { posix } from "node:path";
 import { TextDecoder } from "node:util";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { extract } from "tar-stream";
 import type { BuildLog } from "../controller/provisioner.ts";
 import type { FileContext } from "./files.ts";
 import { FilePatterns, splitPatterns } from "./patterns.ts";
 import { StepError } from "./sh.ts";
-import { drainingWriter, listMatching, packFiles } from "./transfer.ts";
+import { TarEntries, listMatching, packFiles } from "./transfer.ts";
 
 export interface JunitOptions {
   testResults: string;
@@ -63,7 +62,7 @@ export async function junit(ctx: FileContext & { log: BuildLog }, options: Junit
 
   const total: JunitReport = { totalCount: 0, failCount: 0, skipCount: 0, passCount: 0, failed: [] };
   if (files.length > 0) {
-    const reading = new ReportReader(ctx.cwd, (report) => {
+    const reading = reportReader(ctx.cwd, (report) => {
       total.totalCount += report.totalCount;
       total.failCount += report.failCount;
       total.skipCount += report.skipCount;
@@ -240,56 +239,32 @@ export function decodeReport(bytes: Uint8Array): string {
 // ---------------------------------------------------------------------------------------------------
 // Reading reports from the tar stream.
 
-/** Parses the regular files of a tar stream as reports, one at a time, as the stream is fed. */
-class ReportReader {
-  private readonly extractor = extract();
-  private readonly feed: (data: Buffer) => Promise<void> | undefined;
-  private readonly done: Promise<void>;
-  private failure: unknown;
-
-  constructor(cwd: string, onReport: (report: JunitReport) => void) {
-    this.feed = drainingWriter(this.extractor);
-    // Reports by path, for a file that tar sends again as a hard link to one already sent.
-    const seen = new Map<string, JunitReport>();
-    this.done = (async () => {
-      for await (const entry of this.extractor) {
-        const { type, name, size, linkname } = entry.header;
-        const path = name.replace(/^(\.\/)+/, "");
-        if (type === "link") {
-          entry.resume();
-          const report = seen.get(linkname.replace(/^(\.\/)+/, ""));
-          if (report) {
-            seen.set(path, report);
-            onReport(report);
-          }
-          continue;
-        }
-        if (type !== "file" && type !== "contiguous-file") {
-          entry.resume(); // a followed link to a directory, a device: not reports
-          continue;
-        }
-        const file = posix.join(cwd, path);
-        if (size > MAX_REPORT_BYTES) throw new StepError(`junit: test report ${file} is too large to read (${size} bytes)`);
-        const chunks: Buffer[] = [];
-        for await (const chunk of entry as AsyncIterable<Buffer>) chunks.push(chunk);
-        const report = parseJunitReport(decodeReport(Buffer.concat(chunks)), file);
+/** Parses the regular files of packFiles' tar stream as reports, one at a time, as the stream comes. */
+function reportReader(cwd: string, onReport: (report: JunitReport) => void): TarEntries {
+  // Reports by path, for a file that tar sends again as a hard link to one already sent.
+  const seen = new Map<string, JunitReport>();
+  return new TarEntries("junit", async (entry) => {
+    const { type, name, size, linkname } = entry.header;
+    const path = name.replace(/^(\.\/)+/, "");
+    if (type === "link") {
+      entry.resume();
+      const report = seen.get(linkname.replace(/^(\.\/)+/, ""));
+      if (report) {
         seen.set(path, report);
         onReport(report);
       }
-    })().catch((e: unknown) => {
-      this.failure = e;
-      this.extractor.destroy();
-    });
-  }
-
-  /** Feeds the stream; a promise when the writer should wait. */
-  write(data: Buffer): Promise<void> | undefined {
-    return this.failure === undefined ? this.feed(data) : undefined;
-  }
-
-  async end(): Promise<void> {
-    if (this.failure === undefined) this.extractor.end(null);
-    await this.done;
-    if (this.failure !== undefined) throw this.failure instanceof StepError ? this.failure : new StepError(`junit: ${(this.failure as Error).message}`);
-  }
+      return;
+    }
+    if (type !== "file" && type !== "contiguous-file") {
+      entry.resume(); // a followed link to a directory, a device: not reports
+      return;
+    }
+    const file = posix.join(cwd, path);
+    if (size > MAX_REPORT_BYTES) throw new StepError(`junit: test report ${file} is too large to read (${size} bytes)`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry) chunks.push(chunk);
+    const report = parseJunitReport(decodeReport(Buffer.concat(chunks)), file);
+    seen.set(path, report);
+    onReport(report);
+  });
 }

@@ -76,26 +76,36 @@ export async function sh(ctx: StepContext, options: ShOptions): Promise<string |
       else captured.push(data);
     },
   });
-  let killTimer: NodeJS.Timeout | undefined;
-  const onAbort = () => {
-    ctx.log.line("Sending interrupt signal to process");
-    running.signal("SIGTERM");
-    killTimer = setTimeout(() => {
-      ctx.log.line("After 3s the process is still running: killing it and everything it started");
-      running.signal("SIGKILL");
-    }, KILL_AFTER_MS);
-  };
-  ctx.signal?.addEventListener("abort", onAbort, { once: true });
-  const result = await running.result.finally(() => {
-    clearTimeout(killTimer);
-    ctx.signal?.removeEventListener("abort", onAbort);
-  });
+  const result = await stoppable(ctx, running.result, (signal) => running.signal(`SIG${signal}`));
   stderr.end();
   stdout?.end();
   if (result.error?.startsWith("could not save")) throw new StepError(`could not save the script to ${path}: ${result.error.replace(/^could not save [^:]*: /, "")}`);
   if (result.error) throw new StepError(`sh step could not run: ${result.error}`);
   const code = result.code ?? 128 + (SIGNAL_NUMBERS[result.signal ?? ""] ?? 0);
   return stepResult(ctx, options, code, captured);
+}
+
+/**
+ * Waits for a step's process; if the build aborts meanwhile, sends it SIGTERM, and SIGKILL for everything
+ * it started when it is still running 3 s later, saying so in the log.
+ */
+export async function stoppable<T>(ctx: StepContext, done: Promise<T>, kill: (signal: "TERM" | "KILL") => unknown): Promise<T> {
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    ctx.log.line("Sending interrupt signal to process");
+    void kill("TERM");
+    killTimer = setTimeout(() => {
+      ctx.log.line("After 3s the process is still running: killing it and everything it started");
+      void kill("KILL");
+    }, KILL_AFTER_MS);
+  };
+  ctx.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await done;
+  } finally {
+    clearTimeout(killTimer);
+    ctx.signal?.removeEventListener("abort", onAbort);
+  }
 }
 
 /** A shell chosen for the agent container must be there (else the step would fail with a bare 127). */

@@ -7,6 +7,7 @@
 // break in them need one of the first two).
 import { createReadStream } from "node:fs";
 import { TextDecoder } from "node:util";
+import { extract, type Header } from "tar-stream";
 import type { FileContext } from "./files.ts";
 import { DEFAULT_EXCLUDED_DIRECTORIES, type FilePatterns } from "./patterns.ts";
 import { StepError } from "./sh.ts";
@@ -87,6 +88,42 @@ export async function unpackInto(ctx: FileContext, tarFile: string, step: string
   }).result;
   if (result.error) throw new StepError(`${step}: ${result.error}`);
   if (result.code !== 0) throw new StepError(`${step}: tar failed in ${ctx.cwd}: ${stderr.text() || `exit code ${result.code ?? result.signal}`}`);
+}
+
+/** One member of a tar stream: its header, and its content to read (or `resume()` to skip). */
+export type TarEntry = AsyncIterable<Buffer> & { header: Header; resume(): unknown };
+
+/**
+ * packFiles' output taken member by member as it comes (tar-stream's extractor), for the steps that bring
+ * files home: `onEntry` reads or skips each one. A failure stops the stream and is thrown by `end()`.
+ */
+export class TarEntries {
+  private readonly extractor = extract();
+  private readonly feed = drainingWriter(this.extractor);
+  private readonly done: Promise<void>;
+  private readonly step: string;
+  private failure: unknown;
+
+  constructor(step: string, onEntry: (entry: TarEntry) => Promise<void>) {
+    this.step = step;
+    this.done = (async () => {
+      for await (const entry of this.extractor) await onEntry(entry as unknown as TarEntry);
+    })().catch((e: unknown) => {
+      this.failure = e;
+      this.extractor.destroy();
+    });
+  }
+
+  /** Feeds the stream; a promise when the writer should wait. */
+  write(data: Buffer): Promise<void> | undefined {
+    return this.failure === undefined ? this.feed(data) : undefined;
+  }
+
+  async end(): Promise<void> {
+    if (this.failure === undefined) this.extractor.end(null);
+    await this.done;
+    if (this.failure !== undefined) throw this.failure instanceof StepError ? this.failure : new StepError(`${this.step}: ${(this.failure as Error).message}`);
+  }
 }
 
 /**
