@@ -91,3 +91,15 @@ export function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** `env` output: NAME=value lines; a line that does not start a variable continues the previous value. */
+export function parseEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  let last: string | undefined;
+  for (const line of text.replace(/\n$/, "").split("\n")) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(line);
+    if (m) env[(last = m[1]!)] = m[2]!;
+    else if (last !== undefined) env[last] += `\n${line}`;
+  }
+  return env;
+}

@@ -1,19 +1,17 @@
 // The Kubernetes plugin's steps (reference plugin §2): podTemplate defines a template for its body, node
 // gets an agent pod through the controller, container switches the container later steps run in, and
 // containerLog reads a container's log.
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { LaunchError, type LeasedAgent } from "../controller/provisioner.ts";
 import { bool, str, strings } from "./args.ts";
-import type { StepCall } from "../pipeline/runtime/steps.ts";
 import { DEFAULT_WORKING_DIR } from "../templates/model.ts";
 import { TemplateError } from "../templates/errors.ts";
 import { containerLog as readContainerLog } from "../steps/container-log.ts";
 import { SecretMasker } from "../steps/masker.ts";
 import { AgentLost } from "./flow-steps.ts";
-import { abort, requireNode, type Frame } from "./frame.ts";
+import { abort, parseEnv, requireNode, type Frame } from "./frame.ts";
+import { readTrusted } from "./scm.ts";
 import { podTemplateFromStep } from "./pod-template-step.ts";
-import type { BuildServices, StepHandler } from "./services.ts";
+import type { StepHandler } from "./services.ts";
 
 const podTemplate: StepHandler = async (step, frame, build) => {
   const { template, generatedLabel, cloud, ignored } = podTemplateFromStep(step.args, {
@@ -32,25 +30,6 @@ const podTemplate: StepHandler = async (step, frame, build) => {
   };
   return step.body ? step.body(generatedLabel ? { POD_LABEL: generatedLabel } : undefined, inner) : null;
 };
-
-/**
- * A file of the Jenkinsfile's source (readTrusted, for yamlFile and load): relative to the Jenkinsfile's
- * directory, or to one above it up to the repository's root (Jenkins reads it from the repository root,
- * where a Jenkinsfile usually is). Never outside the repository.
- */
-export function readTrusted(build: BuildServices, path: string, step: StepCall): { text: string; file: string } {
-  const root = build.sourceRoot;
-  const tried: string[] = [];
-  for (let dir = build.sourceDir; ; dir = dirname(dir)) {
-    const file = resolve(dir, path);
-    const rel = relative(root, file);
-    if (rel.startsWith("..") || isAbsolute(rel)) throw abort(`${path} is outside the repository of the Jenkinsfile (${root})`, step);
-    tried.push(file);
-    if (existsSync(file)) return { text: readFileSync(file, "utf8"), file };
-    if (dir === root || dirname(dir) === dir) break;
-  }
-  throw abort(`No such file: ${path} (looked for ${tried.join(", ")})`, step);
-}
 
 /** The agent container's working directory: where the workspace lives. */
 function agentWorkingDir(agent: LeasedAgent): string {
@@ -91,18 +70,6 @@ const node: StepHandler = async (step, frame, build) => {
     throw e;
   }
 };
-
-/** `env` output: NAME=value lines; a line that does not start a variable continues the previous value. */
-export function parseEnv(text: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  let last: string | undefined;
-  for (const line of text.replace(/\n$/, "").split("\n")) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(line);
-    if (m) env[(last = m[1]!)] = m[2]!;
-    else if (last !== undefined) env[last] += `\n${line}`;
-  }
-  return env;
-}
 
 const container: StepHandler = async (step, frame) => {
   requireNode(frame, step);

@@ -2,7 +2,6 @@
 // out as Jenkins does (worst of what was set and of the error that ended the run), and `Finished: X` as
 // the log's last line.
 import { mkdir, rm } from "node:fs/promises";
-import { execFileSync } from "node:child_process";
 import { basename, dirname, join, resolve } from "node:path";
 import { inspect } from "node:util";
 import type { Controller } from "../controller/provisioner.ts";
@@ -16,6 +15,7 @@ import { resultOf } from "../pipeline/runtime/declarative-driver.ts";
 import type { BuildOutput } from "./output.ts";
 import type { BuildServices, InputPolicy } from "./services.ts";
 import { BuildStepRuntime } from "./step-runtime.ts";
+import { sourceRepository } from "./scm.ts";
 
 export interface BuildRequest {
   /** Path of the Jenkinsfile; its directory is the build's source (checkout scm, yamlFile, load). */
@@ -62,8 +62,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildOutcome> {
   await mkdir(request.buildDir, { recursive: true });
   const buildId = `${request.jobName}#${request.buildNumber}`;
   const sourceDir = resolve(dirname(request.jenkinsfile));
-  const sourceRoot = gitRoot(sourceDir);
-  const branch = gitBranch(sourceDir);
+  const { root: sourceRoot, branch } = await sourceRepository(sourceDir);
   const env: Record<string, string> = {
     // As a multibranch job would: the branch the Jenkinsfile's repository is on (for `when { branch … }`).
     ...(branch ? { BRANCH_NAME: branch } : {}),
@@ -111,22 +110,4 @@ export async function runBuild(request: BuildRequest): Promise<BuildOutcome> {
   if (summary.length > 0) output.line(["Stages:", ...summary].join("\n"));
   output.line(`Finished: ${result}`);
   return error === undefined ? { result } : { result, error };
-}
-
-function git(dir: string, ...args: string[]): string | undefined {
-  try {
-    return execFileSync("git", args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The top of the git work tree holding `dir`, or `dir` itself when it is in none. */
-function gitRoot(dir: string): string {
-  return git(dir, "rev-parse", "--show-toplevel") ?? dir;
-}
-
-function gitBranch(dir: string): string | undefined {
-  const branch = git(dir, "rev-parse", "--abbrev-ref", "HEAD");
-  return branch === "HEAD" ? undefined : branch;
 }

@@ -5,8 +5,12 @@
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { BuildLog, LeasedAgent } from "../controller/provisioner.ts";
+import type { StepCall } from "../pipeline/runtime/steps.ts";
+import { abort } from "./frame.ts";
+import type { BuildServices } from "./services.ts";
 
 export interface CheckoutTarget {
   agent: LeasedAgent;
@@ -40,6 +44,14 @@ async function gitInfo(dir: string): Promise<Record<string, string> | undefined>
   } catch {
     return undefined;
   }
+}
+
+/** The git work tree holding `dir` and the branch it is on; `dir` alone when it is in none. */
+export async function sourceRepository(dir: string): Promise<{ root: string; branch?: string }> {
+  const root = (await run("git", ["rev-parse", "--show-toplevel"], dir).catch(() => "")).trim();
+  if (!root) return { root: dir };
+  const branch = (await run("git", ["rev-parse", "--abbrev-ref", "HEAD"], dir).catch(() => "")).trim();
+  return branch && branch !== "HEAD" ? { root, branch } : { root };
 }
 
 /** Streams `files` (relative to `dir`; all of it when unset) into the target directory of the pod. */
@@ -91,4 +103,23 @@ export async function checkoutGit(target: CheckoutTarget, url: string, branch: s
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * A file of the Jenkinsfile's source (readTrusted, for yamlFile and load): relative to the Jenkinsfile's
+ * directory, or to one above it up to the repository's root (Jenkins reads it from the repository root,
+ * where a Jenkinsfile usually is). Never outside the repository.
+ */
+export function readTrusted(build: BuildServices, path: string, step: StepCall): { text: string; file: string } {
+  const root = build.sourceRoot;
+  const tried: string[] = [];
+  for (let dir = build.sourceDir; ; dir = dirname(dir)) {
+    const file = resolve(dir, path);
+    const rel = relative(root, file);
+    if (rel.startsWith("..") || isAbsolute(rel)) throw abort(`${path} is outside the repository of the Jenkinsfile (${root})`, step);
+    tried.push(file);
+    if (existsSync(file)) return { text: readFileSync(file, "utf8"), file };
+    if (dir === root || dirname(dir) === dir) break;
+  }
+  throw abort(`No such file: ${path} (looked for ${tried.join(", ")})`, step);
 }

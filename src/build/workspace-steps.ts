@@ -12,11 +12,10 @@ import { archiveArtifacts } from "../steps/artifacts.ts";
 import { stash, unstash } from "../steps/stash.ts";
 import { junit } from "../steps/junit.ts";
 import { SecretMasker } from "../steps/masker.ts";
-import { abort, cwdOf, requireNode, type Frame, type NodeFrame } from "./frame.ts";
+import { abort, cwdOf, parseEnv, requireNode, type Frame, type NodeFrame } from "./frame.ts";
 import { secretsOf, type Credential } from "./credentials.ts";
-import { CheckoutError, checkoutDirectory, checkoutGit } from "./scm.ts";
+import { CheckoutError, checkoutDirectory, checkoutGit, readTrusted } from "./scm.ts";
 import type { BuildServices, StepHandler } from "./services.ts";
-import { parseEnv, readTrusted } from "./pod-steps.ts";
 
 type OnNode = Frame & { node: NodeFrame };
 

@@ -11,7 +11,7 @@ import { loadConfigFile, type BerthConfig } from "../config/load.ts";
 import type { Cloud } from "../templates/model.ts";
 import { lintSource } from "../pipeline/lint.ts";
 import { formatDiagnostic } from "../pipeline/diagnostics.ts";
-import { Controller } from "../controller/provisioner.ts";
+import { Controller, connectionOf } from "../controller/provisioner.ts";
 import { startAgentEndpoint } from "../controller/agent-hub.ts";
 import type { ConnectionSettings } from "../kube/connect.ts";
 import { createKubeClient } from "../kube/client.ts";
@@ -155,7 +155,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
   const firstCloud = config.clouds[0]!;
   const credentials = credentialStore(config.credentials, async () => {
     await connect();
-    const client = createKubeClient(connectionFor?.(firstCloud) ?? { ...(firstCloud.serverUrl ? { serverUrl: firstCloud.serverUrl } : {}), ...(firstCloud.kubeconfig ? { kubeconfig: firstCloud.kubeconfig } : {}) });
+    const client = createKubeClient(connectionFor?.(firstCloud) ?? connectionOf(firstCloud));
     return { client, namespace: firstCloud.namespace ?? client.namespace };
   });
   try {

@@ -320,7 +320,8 @@ export function proxyVariables(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(names.filter((n) => env[n]).map((n) => [n, env[n]!]));
 }
 
-function connectionOf(cloud: Cloud): ConnectionSettings {
+/** How to reach a cloud's API server from its own settings (serverUrl, certificate, kubeconfig, context). */
+export function connectionOf(cloud: Cloud): ConnectionSettings {
   return {
     ...(cloud.serverUrl ? { serverUrl: cloud.serverUrl } : {}),
     ...(cloud.serverCertificate ? { serverCertificate: cloud.serverCertificate } : {}),
