@@ -3,11 +3,10 @@
 // impersonation.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KUBECTL_VERSIONS, kubectlBinary } from "../helpers/kubectl.ts";
+import { KUBECTL_VERSIONS, kubectlBinary, run, type Result } from "../helpers/kubectl.ts";
 import { call, startTestServer, type TestServer } from "../helpers/server.ts";
 
 const versions = [KUBECTL_VERSIONS[0] as string, KUBECTL_VERSIONS[KUBECTL_VERSIONS.length - 1] as string].map((minor) => ({ minor, binary: kubectlBinary(minor) }));
@@ -25,24 +24,9 @@ after(async () => {
   rmSync(cacheRoot, { recursive: true, force: true });
 });
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs kubectl asynchronously: the server lives in this process, so blocking would deadlock. */
+/** kubectl with this server's kubeconfig and a cache directory per version. */
 function kubectl(binary: string, minor: string, args: string[], input?: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, ["--kubeconfig", server.kubeconfigPath, "--cache-dir", join(cacheRoot, minor), ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? "");
-  });
+  return run(binary, ["--kubeconfig", server.kubeconfigPath, "--cache-dir", join(cacheRoot, minor), ...args], input);
 }
 
 async function ok(binary: string, minor: string, args: string[], input?: string): Promise<string> {

