@@ -1,12 +1,12 @@
 // Steps that shape the flow of a build rather than touch a pod: echo, error, unstable, withEnv, stage,
 // timeout, retry, sleep, parallel, catchError, warnError, waitUntil, input (reference §4, §5.2–§5.4).
 import { Closure, PipelineError, isMap, toStr, truthy, type Value } from "../pipeline/runtime/values.ts";
-import { toResult, worse } from "../pipeline/runtime/globals.ts";
+import { toResult, worse, type Result } from "../pipeline/runtime/globals.ts";
 import { resultOf } from "../pipeline/runtime/declarative-driver.ts";
 import { arg, bool, str } from "./args.ts";
 import { FAIL_FAST_CAUSE, NativeBranch, type StepCall } from "../pipeline/runtime/steps.ts";
 import type { LaunchError } from "../controller/provisioner.ts";
-import { ABORT, INTERRUPTED, abort, childSignal, interruption, isInterruption, sleepFor, type Frame } from "./frame.ts";
+import { ABORT, INTERRUPTED, abort, childSignal, interruption, isInterruption, sleepFor, worsenResult, worsenStages, type Frame, type StageResult } from "./frame.ts";
 import { branchLog } from "./output.ts";
 import type { StepHandler } from "./services.ts";
 
@@ -38,7 +38,7 @@ const error: StepHandler = async (step) => {
 
 const unstable: StepHandler = async (step, frame, build) => {
   frame.log.line(`WARNING: ${str(step, "message") ?? ""}`);
-  build.currentBuild.setResult("UNSTABLE");
+  worsenResult(frame, build, "UNSTABLE");
   return null;
 };
 
@@ -56,9 +56,9 @@ const withEnv: StepHandler = async (step) => {
 };
 
 /**
- * A stage's result: what ended it, else how much worse the build's result got while it ran (a declarative
- * stage records its failure instead of throwing it; `unstable` marks the build). Kept for the build's
- * summary; with parallel stages a worse result is credited to every stage that was running.
+ * A stage's result: what ended it, else the worst that its own threads marked (`unstable`, `warnError`,
+ * `catchError(stageResult:)`, `junit`, a failed nested stage). A parallel sibling's result is its own.
+ * Kept for the build's summary.
  */
 const stage: StepHandler = async (step, frame, build) => {
   const name = str(step, "name") ?? "";
@@ -71,18 +71,18 @@ const stage: StepHandler = async (step, frame, build) => {
   frame.log.line(`[Pipeline] stage (${name})`);
   build.output.progress.stage?.([name], "started");
   const started = performance.now();
-  const before = build.currentBuild.result ?? "SUCCESS";
-  const finish = (result: string) => {
+  const own: StageResult = { result: "SUCCESS" };
+  const finish = (result: Result) => {
+    worsenStages(frame, result);
     build.output.progress.stage?.([name], "finished", result);
     build.output.stageFinished(name, result, performance.now() - started);
   };
   try {
-    const value = step.body ? await step.body() : null;
-    const after = build.currentBuild.result ?? "SUCCESS";
-    finish(after === before ? "SUCCESS" : after);
+    const value = step.body ? await step.body(undefined, { ...frame, stages: [...(frame.stages ?? []), own] }) : null;
+    finish(own.result);
     return value;
   } catch (e) {
-    finish(resultOf(e));
+    finish(worse(own.result, resultOf(e)));
     throw e;
   }
 };
@@ -205,14 +205,14 @@ const catchError: StepHandler = (step, frame, build) =>
     frame.log.line(message ? message : `ERROR: ${describeError(e)}`);
     if (message) frame.log.line(`ERROR: ${describeError(e)}`);
     const buildResult = isInterruption(e) ? "ABORTED" : toResult(str(step, "buildResult") ?? "FAILURE");
-    if (buildResult !== "SUCCESS") build.currentBuild.setResult(buildResult);
+    worsenResult(frame, build, buildResult, isInterruption(e) ? "ABORTED" : toResult(str(step, "stageResult") ?? "SUCCESS"));
   });
 
 const warnError: StepHandler = (step, frame, build) =>
   caught(step, frame, (e) => {
     frame.log.line(`WARNING: ${str(step, "message") ?? ""}`);
     frame.log.line(`ERROR: ${describeError(e)}`);
-    build.currentBuild.setResult(worse("UNSTABLE", isInterruption(e) ? "ABORTED" : "UNSTABLE"));
+    worsenResult(frame, build, isInterruption(e) ? "ABORTED" : "UNSTABLE");
   });
 
 const waitUntil: StepHandler = async (step, frame) => {

@@ -7,6 +7,7 @@ import type { PodTemplate } from "../templates/model.ts";
 import { PipelineError } from "../pipeline/runtime/values.ts";
 import type { StepCall } from "../pipeline/runtime/steps.ts";
 import type { EnclosingTemplate } from "./pod-template-step.ts";
+import { worse, type CurrentBuild, type Result } from "../pipeline/runtime/globals.ts";
 
 export interface NodeFrame {
   agent: LeasedAgent;
@@ -30,6 +31,23 @@ export interface Frame {
   /** The working directory in the agent container (`dir`); the workspace when unset. */
   readonly cwd?: string;
   readonly container?: { name: string; shell?: string };
+  /** The results of the stages around this point, innermost last: what this thread did to each. */
+  readonly stages?: readonly StageResult[];
+}
+
+/** A stage's result so far, worsened by the steps of its own threads only (not by a parallel sibling's). */
+export interface StageResult {
+  result: Result;
+}
+
+/** Marks the build and every stage around this thread: `unstable`, `warnError`, `junit`, a failed child stage. */
+export function worsenResult(frame: Frame, build: { currentBuild: CurrentBuild }, buildResult: Result, stageResult: Result = buildResult): void {
+  if (buildResult !== "SUCCESS") build.currentBuild.setResult(buildResult);
+  worsenStages(frame, stageResult);
+}
+
+export function worsenStages(frame: Frame, result: Result): void {
+  for (const stage of frame.stages ?? []) stage.result = worse(stage.result, result);
 }
 
 export const INTERRUPTED = "org.jenkinsci.plugins.workflow.steps.FlowInterruptedException";

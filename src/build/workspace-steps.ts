@@ -12,7 +12,7 @@ import { archiveArtifacts } from "../steps/artifacts.ts";
 import { stash, unstash } from "../steps/stash.ts";
 import { junit } from "../steps/junit.ts";
 import { SecretMasker } from "../steps/masker.ts";
-import { abort, cwdOf, parseEnv, requireNode, type Frame, type NodeFrame } from "./frame.ts";
+import { abort, cwdOf, parseEnv, requireNode, worsenResult, type Frame, type NodeFrame } from "./frame.ts";
 import { secretsOf, type Credential } from "./credentials.ts";
 import { CheckoutError, checkoutDirectory, checkoutGit, readTrusted } from "./scm.ts";
 import type { BuildServices, StepHandler } from "./services.ts";
@@ -140,7 +140,7 @@ const files: Record<string, StepHandler> = {
   junit: onNode(async (step, frame, build) => {
     const flags = booleans(step, "allowEmptyResults", "skipMarkingBuildUnstable", "keepLongStdio");
     const { markUnstable, ...summary } = await junit(fileContext(frame), { testResults: str(step, "testResults") ?? "", ...flags });
-    if (markUnstable) build.currentBuild.setResult("UNSTABLE");
+    if (markUnstable) worsenResult(frame, build, "UNSTABLE");
     return new Map<Value, Value>(Object.entries(summary));
   }),
   unstash: onNode(async (step, frame, build) => {

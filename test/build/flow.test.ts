@@ -124,3 +124,50 @@ test("stage results: a summary before Finished, with the stage that made the bui
   assert.match(r.lines[at + 2]!, /^ {2}Test +UNSTABLE \(\d+\.\ds\)$/);
   assert.equal(r.lines.at(-1), "Finished: UNSTABLE");
 });
+
+test("stage results: a parallel sibling's failure or warning is its own; a failed nested stage fails its parent; catchError's stageResult", async () => {
+  const r = await build(`pipeline {
+  agent none
+  stages {
+    stage('outer') {
+      parallel {
+        stage('bad') { steps { sleep time: 100, unit: 'MILLISECONDS'; error 'broken' } }
+        stage('warned') { steps { unstable 'meh' } }
+        stage('fine') { steps { sleep time: 300, unit: 'MILLISECONDS'; echo 'ok' } }
+        stage('caught') { steps { catchError(buildResult: 'SUCCESS', stageResult: 'UNSTABLE') { error 'x' } } }
+        stage('nested') { stages { stage('inner') { steps { error 'deep' } } } }
+      }
+    }
+  }
+}`);
+  assert.equal(r.result, "FAILURE", r.log);
+  const summary = new Map(r.lines.slice(r.lines.indexOf("Stages:") + 1, -1).map((l) => l.trim().split(/ +/).slice(0, 2) as [string, string]));
+  assert.deepEqual(Object.fromEntries(summary), { bad: "FAILURE", warned: "UNSTABLE", fine: "SUCCESS", caught: "UNSTABLE", inner: "FAILURE", nested: "FAILURE", outer: "FAILURE" }, r.log);
+});
+
+test("declarative: a stage's retry option runs the failed stage again, its post seeing each failure; success leaves the build SUCCESS", async () => {
+  const r = await build(`def attempts = 0
+pipeline {
+  agent none
+  stages {
+    stage('flaky') {
+      options { retry(3) }
+      steps { script { attempts++; if (attempts < 3) error "attempt \${attempts} failed" }; echo "attempt \${attempts} passed" }
+      post { failure { echo 'post: failure' }; success { echo 'post: success' } }
+    }
+  }
+}`);
+  assert.equal(r.result, "SUCCESS", r.log);
+  assert.equal(r.lines.filter((l) => l === "post: failure").length, 2, r.log);
+  assert.ok(r.lines.includes("attempt 3 passed") && r.lines.includes("post: success"), r.log);
+  const exhausted = await build(`pipeline {
+  agent none
+  stages {
+    stage('broken') { options { retry(2) }; steps { error 'always' } }
+    stage('after') { steps { echo 'never' } }
+  }
+}`);
+  assert.equal(exhausted.result, "FAILURE", exhausted.log);
+  assert.equal(exhausted.lines.filter((l) => l === "Retrying").length, 1, exhausted.log);
+  assert.match(exhausted.log, /Stage "after" skipped due to earlier failure\(s\)/);
+});

@@ -63,7 +63,7 @@ export async function runPipeline(p: M.Pipeline, host: DriverHost, ctx: Executio
             return null;
           });
         } finally {
-          await post(p.post, run, withEnvironment, "Declarative: Post Actions");
+          await post(p.post, run, withEnvironment, "Declarative: Post Actions", run.firstError ?? undefined);
         }
       } catch (e) {
         run.record(e);
@@ -153,36 +153,44 @@ async function environment(entries: readonly M.EnvironmentEntry[], host: DriverH
   return current;
 }
 
-/** Runs a stage; resolves with the error that failed its steps (recorded already), if one did. */
+/**
+ * Runs a stage; resolves with the error that failed it (recorded already), if one did. The error goes
+ * out through the stage's option wrappers (so `retry` runs the stage again and `timeout` sees it) and is
+ * recorded outside them, after the stage's `post` has run for it.
+ */
 async function runStage(stage: M.Stage, run: Run, ctx: ExecutionContext): Promise<unknown> {
   const { host } = run;
-  let failure: unknown;
   const name = toStr(await host.eval(stage.name, ctx));
   if (run.failed) {
     await host.step("stage", new Map<string, Value>([["name", name], ["skip", "earlier failure(s)"]]), stage, ctx);
     return;
   }
-  await host.step("stage", new Map([["name", name]]), stage, ctx, async (inStage) => {
-    if (stage.when?.beforeAgent && !(await when(stage.when.conditions, host, inStage))) return skipped(name, host, stage, inStage);
-    // stage option wrappers enclose the stage's agent, so a stage timeout includes provisioning (§3.2)
-    return wrapped(stage.options, host, inStage, async (wrappedCtx) => {
-      const inOptions = stage.input ? await input(stage.input, host, wrappedCtx) : wrappedCtx;
-      return withAgent(stage.agent, host, inOptions, async (onAgent) => {
-        if (stage.when && !stage.when.beforeAgent && !(await when(stage.when.conditions, host, onAgent))) return skipped(name, host, stage, onAgent);
-        const withEnvironment = await environment(stage.environment, host, onAgent);
-        try {
-          await stageBody(stage, run, withEnvironment);
-        } catch (e) {
-          run.record(e);
-          failure = e;
-        } finally {
-          await post(stage.post, run, withEnvironment, name);
-        }
-        return null;
-      }, checkoutWanted(stage.options, run.skipCheckout));
+  try {
+    await host.step("stage", new Map([["name", name]]), stage, ctx, async (inStage) => {
+      if (stage.when?.beforeAgent && !(await when(stage.when.conditions, host, inStage))) return skipped(name, host, stage, inStage);
+      // stage option wrappers enclose the stage's agent, so a stage timeout includes provisioning (§3.2)
+      return wrapped(stage.options, host, inStage, async (wrappedCtx) => {
+        const inOptions = stage.input ? await input(stage.input, host, wrappedCtx) : wrappedCtx;
+        return withAgent(stage.agent, host, inOptions, async (onAgent) => {
+          if (stage.when && !stage.when.beforeAgent && !(await when(stage.when.conditions, host, onAgent))) return skipped(name, host, stage, onAgent);
+          const withEnvironment = await environment(stage.environment, host, onAgent);
+          let failure: unknown;
+          try {
+            await stageBody(stage, run, withEnvironment);
+          } catch (e) {
+            failure = e;
+          }
+          await post(stage.post, run, withEnvironment, name, failure);
+          if (failure !== undefined) throw failure;
+          return null;
+        }, checkoutWanted(stage.options, run.skipCheckout));
+      });
     });
-  });
-  return failure;
+  } catch (e) {
+    run.record(e);
+    return e;
+  }
+  return undefined;
 }
 
 /** The stage `input` directive: the runtime asks (or answers non-interactively); submitted values become env vars. */
@@ -308,10 +316,13 @@ async function condition(c: M.WhenCondition, host: DriverHost, ctx: ExecutionCon
   }
 }
 
-/** Post blocks for the result so far; an error in one is recorded and the others still run. */
-async function post(p: M.Post | null, run: Run, ctx: ExecutionContext, where: string): Promise<void> {
+/**
+ * Post blocks for the result so far, which counts the error about to leave the stage (`failure`) or the
+ * pipeline's first error; an error in one block is recorded and the others still run.
+ */
+async function post(p: M.Post | null, run: Run, ctx: ExecutionContext, where: string, failure: unknown): Promise<void> {
   const { host } = run;
-  const pending = run.firstError ? resultOf(run.firstError) : "SUCCESS";
+  const pending = failure === undefined ? "SUCCESS" : resultOf(failure);
   const current = worse(host.currentBuild.result ?? "SUCCESS", pending);
   for (const block of postBlocksToRun(p, current, null)) {
     try {
