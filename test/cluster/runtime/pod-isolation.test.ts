@@ -13,12 +13,14 @@ import { containerConfig, isRoot, podConfig, readLog, tempDir, waitForExit } fro
 // A mount path that exists nowhere on the host, so the test also proves none gets created there.
 const UNIQUE_ROOT = `/berth-test-${process.pid}`;
 
-describe("pod isolation", { skip: isRoot ? false : "private namespaces and mounts need root (CI runs as root)" }, () => {
+// Both ways of starting isolated pods: the compiled launcher, and the shell chains it falls back to.
+for (const launcher of ["auto", "shell"] as const) {
+describe(`pod isolation (launcher: ${launcher})`, { skip: isRoot ? false : "private namespaces and mounts need root (CI runs as root)" }, () => {
   let runtime: ProcessRuntime;
   let logs: string;
 
   before(async () => {
-    runtime = await ProcessRuntime.create({ stateDirectory: tempDir("berth-state-") });
+    runtime = await ProcessRuntime.create({ stateDirectory: tempDir("berth-state-"), launcher });
     assert.ok(runtime.info().capabilities.podIsolation, `pod isolation unavailable as root: ${runtime.host.isolationUnavailableBecause}`);
     logs = tempDir("berth-logs-");
   });
@@ -100,7 +102,7 @@ describe("pod isolation", { skip: isRoot ? false : "private namespaces and mount
   });
 
   test("a writable layer in memory (when the state directory cannot hold one) works the same", async () => {
-    const inMemory = await ProcessRuntime.create({ stateDirectory: tempDir("berth-state-"), writableLayer: "memory" });
+    const inMemory = await ProcessRuntime.create({ stateDirectory: tempDir("berth-state-"), writableLayer: "memory", launcher });
     try {
       const pod = podConfig("in-memory", join(logs, "in-memory"));
       const { podSandboxId } = await inMemory.runPodSandbox(pod);
@@ -142,3 +144,4 @@ describe("pod isolation", { skip: isRoot ? false : "private namespaces and mount
     await runtime.removePodSandbox(id);
   });
 });
+}

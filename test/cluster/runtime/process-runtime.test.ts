@@ -10,16 +10,22 @@ import { RuntimeError } from "../../../src/cluster/runtime/cri.ts";
 import { ProcessRuntime } from "../../../src/cluster/runtime/process/process-runtime.ts";
 import { collect, containerConfig, isRoot, newMarker, podConfig, processesWithMarker, readLog, tempDir, waitForExit, waitForLogText } from "./helpers.ts";
 
-for (const mode of ["plain", "isolated"] as const) {
-  describe(`process runtime (${mode})`, { skip: mode === "isolated" && !isRoot ? "isolated pods need root (CI runs as root)" : false }, () => {
+// "isolated" starts pods with the compiled launcher, "isolated-shell" with the shell chains it falls back to.
+for (const mode of ["plain", "isolated", "isolated-shell"] as const) {
+  describe(`process runtime (${mode})`, { skip: mode !== "plain" && !isRoot ? "isolated pods need root (CI runs as root)" : false }, () => {
     let runtime: ProcessRuntime;
     let logs: string;
     let pod: PodSandboxConfig;
     let podId: string;
 
     before(async () => {
-      runtime = await ProcessRuntime.create({ stateDirectory: tempDir("berth-state-"), isolation: mode === "plain" ? "off" : "auto" });
-      if (mode === "isolated") assert.ok(runtime.info().capabilities.podIsolation, `pod isolation unavailable as root: ${runtime.host.isolationUnavailableBecause}`);
+      runtime = await ProcessRuntime.create({
+        stateDirectory: tempDir("berth-state-"),
+        isolation: mode === "plain" ? "off" : "auto",
+        launcher: mode === "isolated-shell" ? "shell" : "auto",
+      });
+      if (mode !== "plain") assert.ok(runtime.info().capabilities.podIsolation, `pod isolation unavailable as root: ${runtime.host.isolationUnavailableBecause}`);
+      if (mode === "isolated") assert.ok(runtime.launcher && "path" in runtime.launcher, `no compiled launcher: ${JSON.stringify(runtime.launcher)}`);
       logs = tempDir("berth-logs-");
       pod = podConfig("lifecycle", logs);
       const sandbox = await runtime.runPodSandbox(pod);
@@ -288,7 +294,7 @@ for (const mode of ["plain", "isolated"] as const) {
       assert.ok(pids.length >= 6);
       await runtime.removePodSandbox(podSandboxId);
       assert.deepEqual(processesWithMarker(marker), []);
-      if (mode === "isolated") {
+      if (mode !== "plain") {
         // Not even zombies: the pod's PID 1 reaps its orphans. (Plain processes' orphans go to the host's
         // init, which reaps them on a normal host.)
         assert.deepEqual(pids.filter((pid) => existsSync(`/proc/${pid}`)), []);

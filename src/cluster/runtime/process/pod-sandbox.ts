@@ -1,13 +1,12 @@
-// A pod sandbox of the process runtime. With isolation, it is a pause process that unshare(1) started in
-// new pid, uts and ipc namespaces (and a mount namespace for its own /proc): every container of the pod
+// A pod sandbox of the process runtime. With isolation, it is a pause process that the launcher (or
+// unshare(1)) started in new pid, uts and ipc namespaces (and a mount namespace for its own /proc): every container of the pod
 // joins the first three (each has a mount namespace of its own), and killing the pause
 // process (PID 1 of the pod's pid namespace) makes the kernel kill every process left in the pod.
 // Without isolation a sandbox is only bookkeeping.
 
 import { networkInterfaces } from "node:os";
 import type { PodSandboxConfig, PodSandboxState } from "../cri.ts";
-import type { HostTools } from "./host-capabilities.ts";
-import { pausePlan } from "./launch-scripts.ts";
+import type { SpawnPlan } from "./launch-scripts.ts";
 import { childrenOf, signalProcess } from "./process-tree.ts";
 import type { Spawner } from "./spawner.ts";
 
@@ -37,9 +36,8 @@ export class PodSandbox {
     this.config = config;
   }
 
-  /** Starts the pause process and waits until the namespaces are set up. */
-  async startIsolation(tools: HostTools, spawner: Spawner): Promise<void> {
-    const plan = pausePlan(tools, this.config.hostname ?? this.config.metadata.name);
+  /** Starts the pause process (`plan`: pausePlan or launcherPausePlan) and waits until the namespaces are set up. */
+  async startIsolation(plan: SpawnPlan, spawner: Spawner): Promise<void> {
     const pause = await spawner.spawn({ file: plan.file, args: plan.args, env: process.env as Record<string, string>, stdin: true }, "pause");
     this.pauseLauncherPid = pause.pid;
     this.pauseExited = pause.exit.then(() => undefined);
@@ -47,7 +45,7 @@ export class PodSandbox {
       const exit = await pause.exit;
       throw new Error(`the pod's pause process exited during setup: ${exit.stderr?.trim() ?? ""}`);
     }
-    // unshare --fork: the pause shell is unshare's only child.
+    // Forked (unshare --fork, or the launcher): the pause process is the launcher's only child.
     this.pausePid = pause.pid !== undefined ? childrenOf(pause.pid)[0] : undefined;
     if (this.pausePid === undefined) throw new Error("the pod's pause process vanished during setup");
   }

@@ -35,7 +35,8 @@ import { parseImageReference } from "../image-reference.ts";
 import { ContainerCgroup, removeInstanceCgroups } from "./cgroups.ts";
 import { detectHostCapabilities, listHostSubmounts, type HostCapabilities } from "./host-capabilities.ts";
 import { LaunchedProcess } from "./launched-process.ts";
-import { execPlan, isolatedContainerPlan, plainContainerPlan, type ProcessUser, type SpawnPlan } from "./launch-scripts.ts";
+import { execPlan, isolatedContainerPlan, pausePlan, plainContainerPlan, type ProcessUser, type SpawnPlan } from "./launch-scripts.ts";
+import { buildLauncher, launcherContainerPlan, launcherExecPlan, launcherPausePlan, type LauncherBuild } from "./launcher.ts";
 import { PodSandbox } from "./pod-sandbox.ts";
 import { Spawner } from "./spawner.ts";
 import { groupExists, signalGroup } from "./process-tree.ts";
@@ -61,6 +62,14 @@ export interface ProcessRuntimeOptions {
    * it, else in a tmpfs of its own; "memory" always in the tmpfs.
    */
   writableLayer?: "auto" | "memory";
+  /**
+   * How isolated pods and containers are started: "auto" (default) with the compiled launcher (launcher.c,
+   * one exec per start) when the host can build it, else with the shell chains of launch-scripts.ts;
+   * "shell" always with the shell chains. The environment variable BERTH_RUNTIME_LAUNCHER=shell does the same.
+   */
+  launcher?: "auto" | "shell";
+  /** Where the compiled launcher is cached; default: ~/.cache/berth (or $XDG_CACHE_HOME/berth). */
+  cacheDirectory?: string;
 }
 
 interface ContainerRecord {
@@ -132,8 +141,10 @@ export class ProcessRuntime implements ContainerRuntime {
   private readonly events = new EventEmitter();
   /** Starts every process, so that this (large) process never forks: see spawner.ts. */
   private readonly spawner: Spawner;
+  /** The compiled launcher, or why isolated starts go through the shell chains (undefined without isolation). */
+  readonly launcher: LauncherBuild | undefined;
 
-  private constructor(host: HostCapabilities, stateDirectory: string, spawner: Spawner, options: ProcessRuntimeOptions) {
+  private constructor(host: HostCapabilities, stateDirectory: string, spawner: Spawner, launcher: LauncherBuild | undefined, options: ProcessRuntimeOptions) {
     this.host = host;
     this.spawner = spawner;
     this.stateDirectory = stateDirectory;
@@ -141,14 +152,31 @@ export class ProcessRuntime implements ContainerRuntime {
     this.images = new ProcessImageService(options.imagePolicy);
     this.isolation = host.podIsolation && options.isolation !== "off";
     this.layerInMemory = !host.overlayUpperOnDisk || options.writableLayer === "memory";
+    this.launcher = this.isolation ? launcher : undefined;
+  }
+
+  /** Path of the compiled launcher when isolated starts use it. */
+  private get launcherPath(): string | undefined {
+    return this.launcher && "path" in this.launcher ? this.launcher.path : undefined;
   }
 
   /** Probes the host (root, tools, cgroups, overlay support) and returns a ready runtime. */
   static async create(options: ProcessRuntimeOptions = {}): Promise<ProcessRuntime> {
     const stateDirectory = options.stateDirectory ? resolve(options.stateDirectory) : mkdtempSync(join(tmpdir(), "berth-runtime-"));
     mkdirSync(join(stateDirectory, "probe"), { recursive: true });
-    const [host, spawner] = await Promise.all([detectHostCapabilities(join(stateDirectory, "probe")), Spawner.start()]);
-    return new ProcessRuntime(host, stateDirectory, spawner, options);
+    const shell = options.launcher === "shell" || process.env.BERTH_RUNTIME_LAUNCHER === "shell";
+    // Built (or found in the cache) while the host is probed; only isolated starts use it, which need root.
+    const wanted = !shell && options.isolation !== "off" && process.platform === "linux" && process.getuid?.() === 0;
+    const [host, spawner, built] = await Promise.all([
+      detectHostCapabilities(join(stateDirectory, "probe")),
+      Spawner.start(),
+      wanted ? buildLauncher(options.cacheDirectory) : undefined,
+    ]);
+    const launcher: LauncherBuild | undefined = built ?? (shell ? { unavailableBecause: "the shell launch chains were asked for" } : undefined);
+    if (built && "unavailableBecause" in built && host.podIsolation) {
+      console.error(`berth runtime: the compiled launcher is unavailable because ${built.unavailableBecause}; pods start through shell chains (several programs per start, slower)`);
+    }
+    return new ProcessRuntime(host, stateDirectory, spawner, launcher, options);
   }
 
   info(): RuntimeInfo {
@@ -193,7 +221,11 @@ export class ProcessRuntime implements ContainerRuntime {
   async runPodSandbox(config: PodSandboxConfig): Promise<RunPodSandboxResult> {
     const sandbox = new PodSandbox(newId(), config);
     const warnings: RuntimeWarning[] = [];
-    if (this.isolation) await sandbox.startIsolation(this.host.tools, this.spawner);
+    if (this.isolation) {
+      const hostname = config.hostname ?? config.metadata.name;
+      const launcher = this.launcherPath;
+      await sandbox.startIsolation(launcher ? launcherPausePlan(launcher, hostname) : pausePlan(this.host.tools, hostname), this.spawner);
+    }
     else warnings.push(this.isolationWarning());
     this.sandboxes.set(sandbox.id, sandbox);
     return { podSandboxId: sandbox.id, warnings };
@@ -272,7 +304,8 @@ export class ProcessRuntime implements ContainerRuntime {
       warnings.push({ reason: "TtyNotSupported", message: "no terminal for this container: script(1) is missing (Debian package bsdutils); its output is piped" });
     }
     let user = resolveUser(config.securityContext);
-    if (user && !(this.host.isRoot && this.host.tools.setpriv)) {
+    // The launcher switches users itself; the shell chains need setpriv(1).
+    if (user && !(this.host.isRoot && (this.launcherPath !== undefined || this.host.tools.setpriv))) {
       const what = [
         ...(user.uid !== undefined ? [`runAsUser ${user.uid}`] : []),
         ...(config.securityContext?.runAsGroup !== undefined ? [`runAsGroup ${user.gid}`] : []),
@@ -328,7 +361,20 @@ export class ProcessRuntime implements ContainerRuntime {
     const cgroupDirectories = record.cgroup?.directories ?? [];
     const log = await CriLogWriter.open(record.logPath);
     let plan: SpawnPlan;
-    if (this.isolation && record.sandbox.pausePid !== undefined) {
+    const launcher = this.launcherPath;
+    if (this.isolation && record.sandbox.pausePid !== undefined && launcher) {
+      // The launcher makes the layer's directories and tells files from directories itself.
+      plan = launcherContainerPlan(launcher, {
+        cgroupDirectories,
+        pausePid: record.sandbox.pausePid,
+        layerDirectory: this.layerDirectory(record),
+        layerInMemory: this.layerInMemory,
+        mounts: record.config.mounts ?? [],
+        workingDir: record.workingDir,
+        command,
+        ...(record.user ? { user: record.user } : {}),
+      });
+    } else if (this.isolation && record.sandbox.pausePid !== undefined) {
       const layerDirectory = this.layerDirectory(record);
       const layerInMemory = this.layerInMemory;
       await Promise.all(layerInMemory ? [mkdir(layerDirectory, { recursive: true })] : ["upper", "work", "root"].map((d) => mkdir(join(layerDirectory, d), { recursive: true })));
@@ -510,14 +556,20 @@ export class ProcessRuntime implements ContainerRuntime {
     if (options.tty && !this.host.tools.script) {
       throw new RuntimeError("TtyNotSupported", "exec with a terminal needs script(1) (Debian package bsdutils)");
     }
-    const plan = execPlan({
-      tools: this.host.tools,
-      cgroupDirectories: record.cgroup?.directories ?? [],
-      ...(this.isolation ? { isolatedTargetPid: main } : {}),
-      workingDir: record.workingDir,
-      ...(record.user ? { user: record.user } : {}),
-      command: options.tty ? onPseudoTerminal(this.host.tools, options.cmd, options.size ?? DEFAULT_TERMINAL_SIZE) : options.cmd,
-    });
+    const cgroupDirectories = record.cgroup?.directories ?? [];
+    const command = options.tty ? onPseudoTerminal(this.host.tools, options.cmd, options.size ?? DEFAULT_TERMINAL_SIZE) : options.cmd;
+    const launcher = this.launcherPath;
+    const plan =
+      this.isolation && launcher
+        ? launcherExecPlan(launcher, { cgroupDirectories, targetPid: main, command, ...(record.user ? { user: record.user } : {}) })
+        : execPlan({
+            tools: this.host.tools,
+            cgroupDirectories,
+            ...(this.isolation ? { isolatedTargetPid: main } : {}),
+            workingDir: record.workingDir,
+            ...(record.user ? { user: record.user } : {}),
+            command,
+          });
     // No cgroup handed over: killing an exec must not kill the container it runs in.
     const launched = await LaunchedProcess.launch(this.spawner, {
       plan,
