@@ -4,7 +4,7 @@ import { Closure, PipelineError, isMap, toStr, truthy, type Value } from "../pip
 import { toResult, worse, type Result } from "../pipeline/runtime/globals.ts";
 import { resultOf } from "../pipeline/runtime/declarative-driver.ts";
 import { arg, bool, str } from "./args.ts";
-import { FAIL_FAST_CAUSE, NativeBranch, type StepCall } from "../pipeline/runtime/steps.ts";
+import { AgentLostError, FAIL_FAST_CAUSE, NativeBranch, type StepCall } from "../pipeline/runtime/steps.ts";
 import type { LaunchError } from "../controller/provisioner.ts";
 import { ABORT, INTERRUPTED, abort, childSignal, interruption, isInterruption, sleepFor, worsenResult, worsenStages, type Frame, type StageResult } from "./frame.ts";
 import { branchLog } from "./output.ts";
@@ -121,13 +121,13 @@ function retryMatches(conditions: Value, e: unknown): boolean {
   if (!Array.isArray(conditions) || conditions.length === 0) return true;
   return conditions.some((c) => {
     const symbol = isMap(c) ? toStr(c.get("$symbol") ?? null) : "";
-    if (symbol === "kubernetesAgent" || symbol === "agent") return e instanceof AgentLost;
+    if (symbol === "kubernetesAgent" || symbol === "agent") return e instanceof AgentLostError;
     return false; // nonresumable(): a controller restart, which a Berth build does not survive
   });
 }
 
 /** The build's pod was lost to the infrastructure (evicted, deleted, node gone): what kubernetesAgent() retries. */
-export class AgentLost extends PipelineError {
+export class AgentLost extends AgentLostError {
   constructor(e: LaunchError, at: { line: number; column: number }) {
     super(e.message, ABORT, at);
   }

@@ -2,9 +2,10 @@
 // its thread's frame. A thread that was aborted (the build stopped, its timeout expired, a sibling
 // branch failed fast) runs no further step: the interruption is thrown instead.
 import type { Value } from "../pipeline/runtime/values.ts";
-import type { StepCall, StepRuntime } from "../pipeline/runtime/steps.ts";
+import { AgentLostError, type StepCall, type StepRuntime } from "../pipeline/runtime/steps.ts";
+import { LaunchError } from "../controller/provisioner.ts";
 import { abort, isInterruption, type Frame } from "./frame.ts";
-import { FLOW_STEPS } from "./flow-steps.ts";
+import { AgentLost, FLOW_STEPS } from "./flow-steps.ts";
 import { POD_STEPS } from "./pod-steps.ts";
 import { WORKSPACE_STEPS } from "./workspace-steps.ts";
 import type { BuildServices, StepHandler } from "./services.ts";
@@ -31,6 +32,9 @@ export class BuildStepRuntime implements StepRuntime {
     } catch (e) {
       // A thread stopped from outside fails with the reason it was stopped, whatever the step said.
       if (frame.signal.aborted && !isInterruption(e)) throw frame.signal.reason;
+      // A step that failed because its pod was lost failed because of the pod: kubernetesAgent() retries that.
+      const lost = frame.node?.agent.lostVerdict();
+      if (lost?.infrastructure && !(e instanceof AgentLostError)) throw new AgentLost(new LaunchError(lost), step);
       throw e;
     }
   }

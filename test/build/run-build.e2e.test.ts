@@ -106,3 +106,36 @@ podTemplate {
   assert.match(log, /^token is \*\*\*\*, 12 characters$/m);
   assert.ok(!log.includes("s3cr3t-t0ken"));
 });
+
+test("declarative `retries`: the pipeline agent's pod deleted during a stage, the stages run again on a new pod and the build succeeds", async (t) => {
+  const { controller, client } = await startEmbeddedController(t, []);
+  const pods: string[] = [];
+  const lines: string[] = [];
+  const output = new BuildOutput((line) => {
+    lines.push(line);
+    const started = /^started on (\S+) attempt 1$/.exec(line);
+    if (started) void client.core.deleteNamespacedPod({ namespace: "default", name: started[1]! });
+  });
+  const { result } = await build(controller, `
+def attempts = 0
+pipeline {
+  agent { kubernetes { retries 2 } }
+  stages {
+    stage('one') {
+      steps {
+        script { attempts++ }
+        sh "echo started on \\$(hostname) attempt \${attempts}; if [ \${attempts} = 1 ]; then sleep 60; fi"
+      }
+    }
+    stage('two') { steps { echo 'after one' } }
+  }
+}
+`, { output });
+  const log = lines.join("\n");
+  for (const line of lines) { const m = /^started on (\S+) attempt \d$/.exec(line); if (m) pods.push(m[1]!); }
+  assert.equal(result, "SUCCESS", log);
+  assert.equal(pods.length, 2, log);
+  assert.notEqual(pods[0], pods[1]);
+  assert.match(log, /Retrying/);
+  assert.ok(lines.includes("after one"), log);
+});

@@ -6,10 +6,9 @@
 import type * as A from "../ast.ts";
 import type * as M from "../declarative-model.ts";
 import { PipelineError, toStr, truthy, isMap, type Value } from "./values.ts";
-import { FAIL_FAST_CAUSE, NativeBranch, type ExecutionContext } from "./steps.ts";
+import { AgentLostError, FAIL_FAST_CAUSE, NativeBranch, bindStepArguments, type ExecutionContext } from "./steps.ts";
 import { postBlocksToRun, patternMatches, type Comparator } from "./conditions.ts";
 import { worse, type CurrentBuild, type Result } from "./globals.ts";
-import { bindStepArguments } from "./steps.ts";
 import { STEPS } from "../catalogue.ts";
 
 /** What the driver needs from the interpreter. */
@@ -36,10 +35,13 @@ class Run {
   readonly skipCheckout: boolean;
   /** `options { parallelsAlwaysFailFast() }`. */
   readonly alwaysFailFast: boolean;
-  constructor(host: DriverHost, options: readonly M.Directive[]) {
+  /** The pipeline's kubernetes agent has `retries`: a stage that lost its agent passes the error up to it. */
+  readonly agentRetries: boolean;
+  constructor(host: DriverHost, options: readonly M.Directive[], agent: M.Agent | null) {
     this.host = host;
     this.skipCheckout = !checkoutWanted(options, false);
     this.alwaysFailFast = options.some((o) => o.name === "parallelsAlwaysFailFast");
+    this.agentRetries = agent?.type === "kubernetes" && agent.options.retries !== undefined;
   }
 
   record(error: unknown): void {
@@ -48,24 +50,35 @@ class Run {
     // A branch stopped because a sibling failed does not make the build ABORTED: the sibling's failure counts.
     if (!(error instanceof PipelineError && error.value === FAIL_FAST_CAUSE)) this.host.currentBuild.setResult(resultOf(error));
   }
+
+  /** An error that goes up to the pipeline agent's `retries` instead of being recorded: its pod was lost. */
+  passesUp(error: unknown): boolean {
+    return this.agentRetries && error instanceof AgentLostError;
+  }
 }
 
 export async function runPipeline(p: M.Pipeline, host: DriverHost, ctx: ExecutionContext): Promise<void> {
-  const run = new Run(host, p.options);
+  const run = new Run(host, p.options, p.agent);
   try {
     await withAgent(p.agent, host, ctx, async (inAgent) => {
       try {
         const withEnvironment = await environment(p.environment, host, inAgent);
+        let lost: unknown;
         try {
           // top-level option wrappers sit inside the agent, so a pipeline timeout excludes provisioning (§3.2)
           await wrapped(p.options, host, withEnvironment, async (c) => {
             for (const s of p.stages) await runStage(s, run, c);
             return null;
           });
+        } catch (e) {
+          if (!run.passesUp(e)) throw e;
+          lost = e;
         } finally {
-          await post(p.post, run, withEnvironment, "Declarative: Post Actions", run.firstError ?? undefined);
+          await post(p.post, run, withEnvironment, "Declarative: Post Actions", run.firstError ?? lost);
         }
+        if (lost !== undefined) throw lost;
       } catch (e) {
+        if (run.passesUp(e)) throw e;
         run.record(e);
       }
       return null;
@@ -187,6 +200,7 @@ async function runStage(stage: M.Stage, run: Run, ctx: ExecutionContext): Promis
       });
     });
   } catch (e) {
+    if (run.passesUp(e)) throw e;
     run.record(e);
     return e;
   }
@@ -329,7 +343,7 @@ async function post(p: M.Post | null, run: Run, ctx: ExecutionContext, where: st
       await host.exec(block.steps.statements, ctx);
     } catch (e) {
       await host.step("echo", new Map([["message", `Error when executing ${block.condition} post condition (${where})`]]), block, ctx);
-      run.record(e);
+      if (!run.passesUp(e)) run.record(e);
     }
   }
 }

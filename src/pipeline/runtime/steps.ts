@@ -46,6 +46,13 @@ export class NativeBranch {
 export const FAIL_FAST_CAUSE = "FailFastCause";
 
 /**
+ * A node's agent was lost to the infrastructure (its pod evicted, deleted, its node gone): the error
+ * `retry(conditions: [kubernetesAgent()])` retries, and that a declarative stage passes up to the
+ * pipeline agent's `retries` instead of recording it.
+ */
+export class AgentLostError extends PipelineError {}
+
+/**
  * Executes steps. Besides the catalogue's steps it receives a few calls from the interpreter itself:
  * - `stage` with a `skip` argument (the reason) and no body, for a declarative stage that does not run;
  * - `credentials` { id, variable } from a declarative `environment`: answer a Map of the variables to
