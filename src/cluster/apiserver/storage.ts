@@ -2,10 +2,20 @@
 // revision) stamps every write; every write also appends to a change log that watches resume from.
 // The log is compacted to a bounded length; resuming from before the compaction point is 410 Gone.
 //
-// WAL with synchronous=FULL: a write is on disk before the request that made it is answered, so a
-// kill -9 (or a power cut) loses nothing that was acknowledged. Group commit keeps that affordable:
-// the writes of one event-loop turn share a transaction, committed (one fsync) before the next turn;
-// callers await durable() before answering, and watchers hear of changes only once committed.
+// Durability as with synchronous=FULL: a write is on disk before the request that made it is
+// answered, so a kill -9 (or a power cut) loses nothing that was acknowledged. Group commit keeps
+// that affordable: the writes of one event-loop turn share a transaction, committed before the next
+// turn; callers await durable() before answering, and watchers hear of changes only once durable.
+//
+// The commit's fsync is pipelined off the event loop. In WAL mode synchronous=FULL differs from
+// NORMAL only by an fsync of the WAL file at each commit, which would block the serving thread for
+// milliseconds per batch; instead the connection runs with NORMAL (a commit writes its WAL frames
+// and returns) and the WAL file is fsynced here, in libuv's thread pool, while the next batch
+// forms. A batch counts as durable, its waiters are released and its watchers told, only when an
+// fsync that started after its commit has finished. Checkpoints (in a worker, checkpointer.ts) keep
+// FULL, so they sync the WAL before copying it into the database file.
+import { closeSync, fsync, fsyncSync, openSync } from "node:fs";
+import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { KubeObject } from "./types.ts";
 
@@ -28,6 +38,8 @@ export interface StorageOptions {
   groupCommit?: boolean;
   /** Leave WAL checkpoints to someone else (a Checkpointer) instead of the writing connection. */
   externalCheckpoints?: boolean;
+  /** How the WAL file is synced after a group commit (tests hold it to see what waits for it). */
+  fsync?: (fd: number, callback: (error: Error | null) => void) => void;
 }
 
 /** Storage.insert found the key taken. */
@@ -35,6 +47,18 @@ export class AlreadyStored extends Error {
   constructor() {
     super("an object with this key is already stored");
   }
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** One group commit's writes: committed, and durable once a WAL fsync started after it has finished. */
+interface Batch {
+  rv: number;
+  changes: Change[];
+  waiters: Waiter[];
 }
 
 export type NamespaceState = "missing" | "active" | "terminating";
@@ -53,6 +77,24 @@ CREATE TABLE IF NOT EXISTS changes (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
+/** The WAL file of a database in WAL mode, and its directory synced once so the file's name is durable too. */
+function openWal(file: string): number | undefined {
+  if (file === "" || file === ":memory:") return undefined;
+  try {
+    const fd = openSync(`${file}-wal`, "r");
+    const dir = openSync(dirname(file), "r");
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+    return fd;
+  } catch {
+    // No WAL file to sync on its own: every COMMIT syncs (synchronous=FULL).
+    return undefined;
+  }
+}
+
 export class Storage {
   readonly #db: DatabaseSync;
   readonly #historyLength: number;
@@ -65,17 +107,30 @@ export class Storage {
   #writesSinceCompaction = 0;
   #inTransaction = false;
   #uncommitted: Change[] = [];
-  #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  #waiters: Waiter[] = [];
+  /** The WAL file, synced after commits; undefined when each COMMIT syncs itself (synchronous=FULL). */
+  #walFd: number | undefined;
+  readonly #fsync: NonNullable<StorageOptions["fsync"]>;
+  /** Committed batches waiting for the next fsync, and those the running fsync covers. */
+  #committed: Batch[] = [];
+  #syncing: Batch[] | undefined;
+  #durableRV: number;
+  #closed = false;
   /** Whether each namespace exists and is terminating: asked on every namespaced create. */
   readonly #namespaceStates = new Map<string, NamespaceState>();
 
   constructor(file: string, options: StorageOptions = {}) {
     this.#historyLength = options.historyLength ?? 20000;
     this.#groupCommit = options.groupCommit ?? true;
+    this.#fsync = options.fsync ?? fsync;
     this.#db = new DatabaseSync(file);
     this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
     if (options.externalCheckpoints) this.#db.exec("PRAGMA wal_autocheckpoint=0;");
     this.#db.exec(SCHEMA);
+    // Without group commit every write is answered at once, so its COMMIT has to sync by itself.
+    // (The WAL file exists once the schema statement has run.)
+    if (this.#groupCommit) this.#walFd = openWal(file);
+    if (this.#walFd !== undefined) this.#db.exec("PRAGMA synchronous=NORMAL;");
     const prepare = (sql: string): StatementSync => this.#db.prepare(sql);
     this.#statements = {
       get: prepare("SELECT data FROM objects WHERE kind = ? AND namespace = ? AND name = ?"),
@@ -100,11 +155,17 @@ export class Storage {
     };
     this.#rv = Number(this.getMeta("rv") ?? "0");
     this.#committedRV = this.#rv;
+    this.#durableRV = this.#rv;
     this.#compactedRV = Number(this.getMeta("compactedRV") ?? "0");
   }
 
   get currentRV(): number {
     return this.#rv;
+  }
+
+  /** The last resourceVersion whose write is on disk. */
+  get durableRV(): number {
+    return this.#durableRV;
   }
 
   /** Changes at or before this resourceVersion are no longer in the log. */
@@ -229,11 +290,10 @@ export class Storage {
     return stored;
   }
 
-  /** Commits the open batch, then tells waiters and watchers. */
+  /** Commits the open batch; its waiters and watchers hear of it once it is durable. */
   flush(): void {
     if (!this.#inTransaction) return;
-    const changes = this.#uncommitted;
-    const waiters = this.#waiters;
+    const batch: Batch = { rv: this.#rv, changes: this.#uncommitted, waiters: this.#waiters };
     this.#uncommitted = [];
     this.#waiters = [];
     this.#inTransaction = false;
@@ -244,18 +304,54 @@ export class Storage {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       this.#rv = this.#committedRV;
       this.#namespaceStates.clear();
-      for (const waiter of waiters) waiter.reject(error);
+      for (const waiter of batch.waiters) waiter.reject(error);
       return;
     }
     this.#committedRV = this.#rv;
-    for (const waiter of waiters) waiter.resolve();
-    for (const change of changes) for (const listener of this.#listeners) listener(change);
+    if (this.#walFd === undefined) {
+      this.#settle([batch]);
+      return;
+    }
+    this.#committed.push(batch);
+    this.#syncCommitted();
   }
 
-  /** Resolves once every write made so far is committed to disk. */
+  /** Starts an fsync of the WAL for every batch committed since the last one started, unless one is running. */
+  #syncCommitted(): void {
+    if (this.#syncing || this.#committed.length === 0 || this.#walFd === undefined) return;
+    const batches = (this.#syncing = this.#committed);
+    this.#committed = [];
+    const fd = this.#walFd;
+    this.#fsync(fd, (error) => {
+      this.#syncing = undefined;
+      if (this.#closed) {
+        closeSync(fd);
+        return;
+      }
+      if (error) {
+        // The batches are committed (reads see them) but maybe not on disk: their writers get an
+        // error, and watchers still hear of them, so they stay consistent with what reads return.
+        console.error("berth apiserver: fsync of the write-ahead log failed", error);
+        for (const batch of batches) for (const waiter of batch.waiters) waiter.reject(error);
+        for (const batch of batches) batch.waiters = [];
+      }
+      this.#settle(batches);
+      this.#syncCommitted();
+    });
+  }
+
+  /** Durable batches: waiters first (their answers may go out), then watchers, in resourceVersion order. */
+  #settle(batches: Batch[]): void {
+    this.#durableRV = batches[batches.length - 1]?.rv ?? this.#durableRV;
+    for (const batch of batches) for (const waiter of batch.waiters) waiter.resolve();
+    for (const batch of batches) for (const change of batch.changes) for (const listener of this.#listeners) listener(change);
+  }
+
+  /** Resolves once every write made so far is durable. */
   durable(): Promise<void> {
-    if (!this.#inTransaction) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    const batch = this.#inTransaction ? undefined : (this.#committed[this.#committed.length - 1] ?? this.#syncing?.[this.#syncing.length - 1]);
+    if (!this.#inTransaction && !batch) return Promise.resolve();
+    return new Promise((resolve, reject) => (batch ? batch.waiters : this.#waiters).push({ resolve, reject }));
   }
 
   #maybeCompact(): void {
@@ -293,6 +389,19 @@ export class Storage {
 
   close(): void {
     this.flush();
+    const fd = this.#walFd;
+    if (fd !== undefined) {
+      this.#walFd = undefined;
+      const pending = [...(this.#syncing ?? []), ...this.#committed];
+      this.#committed = [];
+      if (pending.length > 0) {
+        fsyncSync(fd);
+        this.#settle(pending);
+      }
+      this.#closed = true;
+      // A running fsync still uses the descriptor: its callback closes it.
+      if (!this.#syncing) closeSync(fd);
+    }
     this.#listeners.clear();
     this.#db.close();
   }

@@ -3,11 +3,13 @@
 // transitions delivered as ADDED/DELETED, bookmarks, and timeoutSeconds.
 //
 // Storage is synchronous and single-threaded, so taking the snapshot (or reading the log) and
-// subscribing to live changes in the same tick leaves no gap and no duplicate.
+// subscribing to live changes in the same tick leaves no gap and no duplicate. What the start reads
+// may include writes not yet on disk (storage.ts syncs while the next batch forms), so it is held
+// back until they are.
 import { matchesFilter, parseBool, parseListFilter, type RestStore } from "./rest.ts";
 import type { ResourceType } from "./resources.ts";
 import { expired } from "./status.ts";
-import type { Change } from "./storage.ts";
+import type { Change, Storage } from "./storage.ts";
 import { buildTable, type IncludeObject } from "./tables.ts";
 import type { KubeObject } from "./types.ts";
 
@@ -40,7 +42,30 @@ function defaultTimeoutSeconds(): number {
   return 1800 + Math.floor(Math.random() * 1800);
 }
 
-export function startWatch(store: RestStore, rt: ResourceType, namespace: string | undefined, query: URLSearchParams, sink: WatchSink, options: WatchOptions): void {
+/** The sink, holding every line back until the writes made so far are durable (if any are not yet). */
+function afterDurable(storage: Storage, sink: WatchSink): WatchSink {
+  if (storage.durableRV >= storage.currentRV) return sink;
+  let held: string[] | undefined = [];
+  let ended = false;
+  storage.durable().then(
+    () => {
+      const lines = held ?? [];
+      held = undefined;
+      for (const line of lines) sink.write(line);
+      if (ended) sink.end();
+    },
+    () => sink.end(),
+  );
+  return {
+    write: (line) => (held ? held.push(line) > 0 : sink.write(line)),
+    backlog: () => sink.backlog(),
+    end: () => (held ? (ended = true) : sink.end()),
+    onClose: (callback) => sink.onClose(callback),
+  };
+}
+
+export function startWatch(store: RestStore, rt: ResourceType, namespace: string | undefined, query: URLSearchParams, durableSink: WatchSink, options: WatchOptions): void {
+  const sink = afterDurable(store.storage, durableSink);
   const filter = parseListFilter(rt, namespace, query);
   const matches = (obj: KubeObject | undefined): boolean => obj !== undefined && matchesFilter(rt, filter, obj);
   const requestedRV = query.get("resourceVersion") ?? "";
@@ -131,7 +156,7 @@ export function startWatch(store: RestStore, rt: ResourceType, namespace: string
 
   if (bookmarks) {
     const tick = (): void => {
-      lastRV = Math.max(lastRV, store.storage.currentRV);
+      lastRV = Math.max(lastRV, store.storage.durableRV);
       sendBookmark();
       timers[0] = setTimeout(tick, options.bookmarkIntervalMs).unref();
     };
@@ -140,7 +165,7 @@ export function startWatch(store: RestStore, rt: ResourceType, namespace: string
   timers.push(
     setTimeout(() => {
       if (bookmarks) {
-        lastRV = Math.max(lastRV, store.storage.currentRV);
+        lastRV = Math.max(lastRV, store.storage.durableRV);
         sendBookmark();
       }
       close();
