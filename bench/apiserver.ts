@@ -2,6 +2,11 @@
 // server. The server runs alone in its own process (bench/apiserver-process.ts: no scheduler or
 // kubelet, so pods stay Pending); the load comes from this process over HTTPS on 127.0.0.1.
 // Figures go to stdout; docs/performance.md records the latest ones.
+//
+// Latency is measured two ways. Closed loop (each client sends its next request when the previous
+// returns) measures saturation: by Little's law the latency is the clients in flight divided by the
+// throughput. Open loop (RATE requests per second in total, on a fixed schedule, default 1,000/s)
+// measures latency under a given load, as Kubernetes' API latency SLOs are measured.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:https";
@@ -19,6 +24,7 @@ import {
   type ResponseContext,
 } from "@kubernetes/client-node";
 import { parse } from "yaml";
+import { openLoop } from "./support.ts";
 
 const SERVER = new URL("./apiserver-process.ts", import.meta.url).pathname;
 const SAMPLES_PER_CLIENT = { 1: 500, 50: 40 } as const;
@@ -26,6 +32,12 @@ const CLIENT_NODE_CREATES = 3000;
 const WATCHES = 100;
 const WATCH_EVENTS = 200;
 const MEMORY_PODS = 10_000;
+const OPEN_LOOP_CLIENTS = 50;
+const OPEN_LOOP_RATE = Number(process.env.RATE ?? 1000);
+const OPEN_LOOP_SECONDS = 5;
+/** The latency goal of issue 3, and how long each step of the search for the highest rate meeting it lasts. */
+const P99_GOAL_MS = 10;
+const SEARCH_STEP_SECONDS = 2;
 
 interface Server {
   url: string;
@@ -65,13 +77,23 @@ function rssMiB(pid: number): number {
   return kb / 1024;
 }
 
+/** The process's user+system CPU time in µs (/proc clock ticks are 10 ms on Linux). */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
 function summary(samples: number[]): string {
   const sorted = [...samples].sort((a, b) => a - b);
-  return `p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms (n=${sorted.length})`;
+  return `p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, max ${(sorted[sorted.length - 1] ?? NaN).toFixed(2)} ms (n=${sorted.length})`;
+}
+
+function p99(samples: number[]): number {
+  return percentile([...samples].sort((a, b) => a - b), 99);
 }
 
 function client(server: Server, sockets: number) {
@@ -90,10 +112,11 @@ function client(server: Server, sockets: number) {
 
 const pod = (name: string) => ({ apiVersion: "v1", kind: "Pod", metadata: { name, labels: { bench: "1" } }, spec: { containers: [{ name: "main", image: "busybox:1.36", command: ["sleep", "3600"], resources: { requests: { cpu: "10m", memory: "16Mi" } } }] } });
 
-async function latency(server: Server, clients: 1 | 50, prefix: string): Promise<{ create: number[]; get: number[] }> {
+async function latency(server: Server, clients: 1 | 50, prefix: string): Promise<{ create: number[]; get: number[]; pairsPerSecond: number }> {
   const call = client(server, clients);
   const create: number[] = [];
   const get: number[] = [];
+  const start = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
       for (let i = 0; i < SAMPLES_PER_CLIENT[clients]; i++) {
@@ -107,7 +130,47 @@ async function latency(server: Server, clients: 1 | 50, prefix: string): Promise
       }
     }),
   );
-  return { create, get };
+  return { create, get, pairsPerSecond: create.length / ((performance.now() - start) / 1000) };
+}
+
+/** One keep-alive connection per client, so the open loop holds exactly that many connections. */
+function openLoopClients(server: Server): ReturnType<typeof client>[] {
+  return Array.from({ length: OPEN_LOOP_CLIENTS }, () => client(server, 1));
+}
+
+async function openLoopCreates(server: Server, calls: ReturnType<typeof client>[], rate: number, seconds: number, prefix: string): Promise<number[]> {
+  return openLoop(rate, seconds, calls.length, (c, i) => calls[c]!("POST", "/api/v1/namespaces/default/pods", pod(`${prefix}-${i}`)));
+}
+
+/** RATE creates per second from 50 clients, then as many gets of those pods at the same rate; with the server's CPU per request. */
+async function openLoopLatency(server: Server, calls: ReturnType<typeof client>[]): Promise<{ create: number[]; get: number[]; createCpu: number; getCpu: number }> {
+  const before = cpuMicros(server.pid);
+  const create = await openLoopCreates(server, calls, OPEN_LOOP_RATE, OPEN_LOOP_SECONDS, "o");
+  const between = cpuMicros(server.pid);
+  const get = await openLoop(OPEN_LOOP_RATE, OPEN_LOOP_SECONDS, calls.length, (c, i) => calls[c]!("GET", `/api/v1/namespaces/default/pods/o-${i}`));
+  return { create, get, createCpu: (between - before) / create.length, getCpu: (cpuMicros(server.pid) - between) / get.length };
+}
+
+/**
+ * The highest create rate whose p99 stays within the goal, found by short open-loop steps: doubling
+ * from 250/s until a step misses, then halving the interval. One short step per rate, so the answer
+ * is rough; the steps are printed with it.
+ */
+async function highestRateWithinGoal(server: Server, calls: ReturnType<typeof client>[]): Promise<{ rate: number; steps: string[] }> {
+  let met = 0;
+  let missed: number | undefined;
+  let rate = 250;
+  const steps: string[] = [];
+  for (let step = 0; step < 8; step++) {
+    const latencies = await openLoopCreates(server, calls, rate, SEARCH_STEP_SECONDS, `s${step}`);
+    const tail = p99(latencies);
+    steps.push(`${rate}/s: p99 ${tail.toFixed(1)} ms`);
+    if (tail <= P99_GOAL_MS) met = rate;
+    else missed = rate;
+    if (missed !== undefined && missed - met <= Math.max(50, met / 10)) break;
+    rate = missed === undefined ? rate * 2 : Math.round((met + missed) / 2 / 25) * 25;
+  }
+  return { rate: met, steps };
 }
 
 /**
@@ -233,10 +296,19 @@ try {
   console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`);
   await latency(server, 1, "warm");
+  console.log("saturation (closed loop: each client sends its next request when the previous returns, so latency = clients / throughput):");
   for (const clients of [1, 50] as const) {
-    const { create, get } = await latency(server, clients, `c${clients}`);
-    console.log(`${clients} client(s), keep-alive HTTPS: create ${summary(create)}; get ${summary(get)}`);
+    const { create, get, pairsPerSecond } = await latency(server, clients, `c${clients}`);
+    console.log(`  ${clients} client(s), keep-alive HTTPS: create ${summary(create)}; get ${summary(get)}; ${pairsPerSecond.toFixed(0)} create+get pairs/s`);
   }
+  const calls = openLoopClients(server);
+  await Promise.all(calls.map((call) => call("GET", "/api/v1/namespaces/default/pods/c1-0-0")));
+  const open = await openLoopLatency(server, calls);
+  console.log(`under load (open loop: ${OPEN_LOOP_CLIENTS} keep-alive clients sending ${OPEN_LOOP_RATE} requests/s in total on a fixed schedule, latency from each request's scheduled send time):`);
+  console.log(`  create ${summary(open.create)}; server CPU ${open.createCpu.toFixed(0)} µs per create`);
+  console.log(`  get ${summary(open.get)}; server CPU ${open.getCpu.toFixed(0)} µs per get`);
+  const search = await highestRateWithinGoal(server, calls);
+  console.log(`  highest create rate with p99 <= ${P99_GOAL_MS} ms (${SEARCH_STEP_SECONDS} s steps, rough): ${search.rate > 0 ? `${search.rate}/s` : "none of the rates tried"} (${search.steps.join(", ")})`);
   console.log(`client-node pod creates, 50 concurrent, one connection pool (tuned client): ${(await clientNodeThroughput(server, true)).toFixed(0)} creates/s`);
   console.log(`client-node pod creates, 50 concurrent, client-node's default (a new TLS connection per request): ${(await clientNodeThroughput(server, false)).toFixed(0)} creates/s`);
   console.log(`watch delivery, ${WATCHES} watches x ${WATCH_EVENTS} events: ${summary(await watchLatency(server))}`);

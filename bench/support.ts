@@ -30,3 +30,29 @@ export async function startClusterProcess(dataDir = mkdtempSync(join(tmpdir(), "
     },
   };
 }
+
+/**
+ * An open-loop load: `clients` senders that together send `rate` requests per second for `seconds`,
+ * each on a fixed schedule (client c sends its k-th request at start + (c + k·clients) / rate), as
+ * latency SLOs are measured: under a given load, not at saturation. A client with a request still
+ * out sends its next one as soon as that returns; latency is counted from the scheduled send time,
+ * so a stalled server cannot hide its queue (no coordinated omission). `send(client, i)` issues the
+ * i-th request of the whole run.
+ */
+export async function openLoop(rate: number, seconds: number, clients: number, send: (client: number, i: number) => Promise<unknown>): Promise<number[]> {
+  const total = Math.max(clients, Math.round(rate * seconds));
+  const latencies: number[] = [];
+  const start = performance.now() + 20;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      for (let i = c; i < total; i += clients) {
+        const scheduled = start + (i * 1000) / rate;
+        const wait = scheduled - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        await send(c, i);
+        latencies.push(performance.now() - scheduled);
+      }
+    }),
+  );
+  return latencies;
+}
