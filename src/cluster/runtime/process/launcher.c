@@ -27,6 +27,9 @@
  *     /dev, /sys and the host's other top-level mounts bound in, a /proc of the pod and every volume at its
  *     path; then chroot, the working directory, the user, exec.
  *
+ *   serve NAME
+ *     The spawner: starts every process of the runtime (spawn-server.c).
+ *
  *   exec OPTIONS -- COMMAND...
  *     --target PID        the container's main process: its namespaces, root and working directory
  *     --cgroup DIR, --uid, --gid, --groups as above
@@ -487,7 +490,11 @@ static int exec_main(char **argv) {
   return 128;
 }
 
+/* spawn-server.c */
+int spawn_server_main(const char *name);
+
 int main(int argc, char **argv) {
+  if (argc >= 3 && !strcmp(argv[1], "serve")) return spawn_server_main(argv[2]);
   if (argc >= 3 && !strcmp(argv[1], "pause")) return pause_main(argv[2]);
   if (argc >= 2 && !strcmp(argv[1], "container")) return container_main(argv + 2);
   if (argc >= 2 && !strcmp(argv[1], "exec")) return exec_main(argv + 2);

@@ -13,7 +13,8 @@ import type { Mount } from "../cri.ts";
 import { findExecutable } from "./host-capabilities.ts";
 import type { ProcessUser, SpawnPlan } from "./launch-scripts.ts";
 
-const SOURCE = fileURLToPath(new URL("./launcher.c", import.meta.url));
+/** Every source file of the program (launcher.c has main; spawn-server.c is its "serve" mode). */
+const SOURCES = ["./launcher.c", "./spawn-server.c"].map((file) => fileURLToPath(new URL(file, import.meta.url)));
 
 export type LauncherBuild = { path: string } | { unavailableBecause: string };
 
@@ -42,13 +43,13 @@ async function usable(path: string): Promise<boolean> {
 
 /** The launcher binary for the current source: cached, or compiled now (statically when the C library allows). */
 export async function buildLauncher(cacheDirectory = defaultCacheDirectory()): Promise<LauncherBuild> {
-  let source: Buffer;
+  const hash = createHash("sha256");
   try {
-    source = await readFile(SOURCE);
+    for (const source of await Promise.all(SOURCES.map((file) => readFile(file)))) hash.update(source).update("\0");
   } catch (error) {
     return { unavailableBecause: `its source is missing (${(error as Error).message})` };
   }
-  const path = join(cacheDirectory, `berth-launcher-${createHash("sha256").update(source).digest("hex").slice(0, 16)}`);
+  const path = join(cacheDirectory, `berth-launcher-${hash.digest("hex").slice(0, 16)}`);
   if (await usable(path)) return { path };
   const cc = findExecutable("cc") ?? findExecutable("gcc");
   if (!cc) return { unavailableBecause: "no C compiler (cc) is on the PATH (Debian packages gcc and libc6-dev)" };
@@ -59,7 +60,7 @@ export async function buildLauncher(cacheDirectory = defaultCacheDirectory()): P
   }
   // Built under a name of its own and renamed into place: runtimes starting together never run a half-written file.
   const temporary = `${path}.${process.pid}-${randomBytes(4).toString("hex")}`;
-  const common = ["-O2", "-Wall", "-o", temporary, SOURCE];
+  const common = ["-O2", "-Wall", "-o", temporary, ...SOURCES];
   // Static: no dynamic loader at every exec (about a third of the launcher's start-up CPU).
   const failure = (await compile(cc, ["-static", ...common])) === undefined ? undefined : await compile(cc, common);
   if (failure !== undefined) {

@@ -167,10 +167,12 @@ export class ProcessRuntime implements ContainerRuntime {
     const shell = options.launcher === "shell" || process.env.BERTH_RUNTIME_LAUNCHER === "shell";
     // Built (or found in the cache) while the host is probed; only isolated starts use it, which need root.
     const wanted = !shell && options.isolation !== "off" && process.platform === "linux" && process.getuid?.() === 0;
+    const building = wanted ? buildLauncher(options.cacheDirectory) : Promise.resolve(undefined);
     const [host, spawner, built] = await Promise.all([
       detectHostCapabilities(join(stateDirectory, "probe")),
-      Spawner.start(),
-      wanted ? buildLauncher(options.cacheDirectory) : undefined,
+      // The launcher's spawn server when there is a launcher: forking from it costs a fraction of Node's fork.
+      building.then((build) => Spawner.start(build && "path" in build ? build.path : undefined)),
+      building,
     ]);
     const launcher: LauncherBuild | undefined = built ?? (shell ? { unavailableBecause: "the shell launch chains were asked for" } : undefined);
     if (built && "unavailableBecause" in built && host.podIsolation) {

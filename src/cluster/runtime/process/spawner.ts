@@ -1,12 +1,15 @@
-// The runtime's end of the spawner (spawner-process.ts): every process the runtime starts is started by
-// that small helper process, so this (large) process never forks. Output and stdin do not pass through the
+// The runtime's end of the spawner: every process the runtime starts is started by a small helper process,
+// so this (large) process never forks. The helper is the compiled launcher's spawn server
+// (spawn-server.c) when the launcher could be built, else the Node one (spawner-process.ts); both speak
+// the same protocol, the C one over pipes instead of Node's IPC channel. Output and stdin do not pass through the
 // helper: they are Unix socket connections the helper opens to a server here and hands to the child as its
 // file descriptors 0-2 (what libuv would have made them anyway: a socket pair), so the runtime reads a
 // container's output straight from the container.
 
-import { fork, type ChildProcess } from "node:child_process";
+import { fork, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
+import { constants } from "node:os";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 
@@ -60,19 +63,109 @@ function endedStream(): PassThrough {
   return stream;
 }
 
+/** Signal names by number, for the C spawn server's exit lines. */
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]));
+
+/** How requests reach the helper and replies come back. */
+interface HelperLink {
+  send(request: SpawnRequest): void;
+  /** Whether this process stays alive for the helper (only while something it started runs). */
+  ref(keepAlive: boolean): void;
+  /** Tells the helper to exit (it does when its channel or stdin closes). */
+  disconnect(): void;
+  connected(): boolean;
+}
+
+interface SpawnRequest {
+  type: "spawn";
+  id: number;
+  mode: "process" | "pause";
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+  stdin: boolean;
+  stdioPath: string;
+}
+
+/** The Node helper: JSON messages over the IPC channel of child_process.fork. */
+function ipcLink(helper: ChildProcess, onMessage: (message: Message) => void): HelperLink {
+  helper.on("message", onMessage);
+  const channel = (): { ref?: () => void; unref?: () => void } | undefined => helper.channel as { ref?: () => void; unref?: () => void } | undefined;
+  return {
+    send: (request) => helper.send(request),
+    ref: (keepAlive) => (keepAlive ? channel()?.ref?.() : channel()?.unref?.()),
+    disconnect: () => helper.disconnect(),
+    connected: () => helper.connected,
+  };
+}
+
+/** The C spawn server: NUL-separated words on its stdin, one reply line each on its stdout. */
+function pipeLink(helper: ChildProcess, onMessage: (message: Message) => void): HelperLink {
+  const stdin = helper.stdin as Socket;
+  const stdout = helper.stdout as Socket;
+  let pending = "";
+  stdout.setEncoding("latin1");
+  stdout.on("data", (chunk: string) => {
+    pending += chunk;
+    let newline: number;
+    while ((newline = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      const space = line.indexOf(" ");
+      const second = line.indexOf(" ", space + 1);
+      const type = line.slice(0, space);
+      const id = Number(line.slice(space + 1, second < 0 ? undefined : second));
+      const rest = second < 0 ? "" : line.slice(second + 1);
+      if (type === "spawned") onMessage({ type, id, pid: Number(rest) });
+      // Control lines are the launch scripts' own text: bytes, read back as UTF-8.
+      else if (type === "line") onMessage({ type, id, line: Buffer.from(rest, "latin1").toString() });
+      else if (type === "exit") {
+        const [code, signal, stderr] = rest.split(" ");
+        onMessage({
+          type,
+          id,
+          code: code === "-1" ? null : Number(code),
+          signal: SIGNAL_NAMES.get(Number(signal)) ?? null,
+          ...(stderr !== undefined ? { stderr: Buffer.from(stderr, "hex").toString() } : {}),
+        });
+      }
+    }
+  });
+  stdin.on("error", () => {
+    // The server is gone: its exit settles everything.
+  });
+  return {
+    send: (request) => {
+      const env = Object.entries(request.env).map(([key, value]) => `${key}=${value}`);
+      const words = ["spawn", String(request.id), request.mode, request.stdin ? "1" : "0", request.file, String(request.args.length), ...request.args, String(env.length), ...env];
+      stdin.write(`${words.join("\0")}\0`);
+    },
+    ref: (keepAlive) => {
+      for (const stream of [stdin, stdout]) {
+        if (keepAlive) stream.ref();
+        else stream.unref();
+      }
+    },
+    disconnect: () => stdin.end(),
+    connected: () => !stdin.writableEnded && !stdin.destroyed,
+  };
+}
+
 export class Spawner {
   private readonly helper: ChildProcess;
+  private readonly link: HelperLink;
   private readonly server: Server;
   private readonly stdioPath: string;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private helperGone: string | undefined;
 
-  private constructor(helper: ChildProcess, server: Server, stdioPath: string) {
+  private constructor(helper: ChildProcess, server: Server, stdioPath: string, native: boolean) {
     this.helper = helper;
     this.server = server;
     this.stdioPath = stdioPath;
-    helper.on("message", (message: Message) => this.onMessage(message));
+    const onMessage = (message: Message): void => this.onMessage(message);
+    this.link = native ? pipeLink(helper, onMessage) : ipcLink(helper, onMessage);
     helper.once("exit", (code, signal) => {
       this.helperGone = `the runtime's spawner process exited (${signal ?? `code ${code}`})`;
       // Nothing more will be reported: settle what is still waiting, so no caller hangs.
@@ -86,9 +179,11 @@ export class Spawner {
     server.on("connection", (socket) => this.onConnection(socket));
   }
 
-  static async start(): Promise<Spawner> {
+  /** Starts the helper: the launcher's spawn server when `launcher` (a compiled launcher.c) is given, else the Node one. */
+  static async start(launcher?: string): Promise<Spawner> {
     // Abstract Unix socket (Linux): no file to create or clean up.
-    const stdioPath = `\0berth-spawner-${process.pid}-${randomBytes(6).toString("hex")}`;
+    const name = `berth-spawner-${process.pid}-${randomBytes(6).toString("hex")}`;
+    const stdioPath = `\0${name}`;
     const server = createServer({ pauseOnConnect: true });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -96,22 +191,26 @@ export class Spawner {
       // also retries a connection the backlog refused).
       server.listen({ path: stdioPath, backlog: 65535 }, () => resolve());
     });
-    const helper = fork(fileURLToPath(new URL("./spawner-process.ts", import.meta.url)), [], {
-      // Not the runtime's flags (--cpu-prof, --test, ...); a process group of its own, so a Ctrl-C meant
-      // for Berth does not take the pods down before Berth has stopped them.
-      execArgv: [],
-      detached: true,
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
+    // A process group of its own, so a Ctrl-C meant for Berth does not take the pods down before Berth
+    // has stopped them.
+    const helper = launcher
+      ? spawn(launcher, ["serve", name], { detached: true, stdio: ["pipe", "pipe", "inherit"] })
+      : fork(fileURLToPath(new URL("./spawner-process.ts", import.meta.url)), [], {
+          // Not the runtime's flags (--cpu-prof, --test, ...).
+          execArgv: [],
+          detached: true,
+          stdio: ["ignore", "inherit", "inherit", "ipc"],
+        });
     await new Promise<void>((resolve, reject) => {
       helper.once("spawn", resolve);
       helper.once("error", reject);
     });
     // The runtime's event loop need not stay alive for the helper; close() ends it.
     helper.unref();
-    (helper.channel as { unref?: () => void } | undefined)?.unref?.();
     server.unref();
-    return new Spawner(helper, server, stdioPath);
+    const spawner = new Spawner(helper, server, stdioPath, launcher !== undefined);
+    spawner.updateRef();
+    return spawner;
   }
 
   private onMessage(message: Message): void {
@@ -149,9 +248,7 @@ export class Spawner {
 
   /** The helper's channel keeps this process alive only while something it started is running. */
   private updateRef(): void {
-    const channel = this.helper.channel as { ref?: () => void; unref?: () => void } | undefined;
-    if (this.pending.size > 0) channel?.ref?.();
-    else channel?.unref?.();
+    this.link.ref(this.pending.size > 0);
   }
 
   private onConnection(socket: Socket): void {
@@ -191,6 +288,10 @@ export class Spawner {
   /** Starts a process; resolves once it runs (or failed to) with its output connected. */
   spawn(options: SpawnOptions, mode: "process" | "pause" = "process"): Promise<SpawnedProcess> {
     if (this.helperGone) return Promise.reject(new Error(this.helperGone));
+    // As child_process.spawn would; to the C helper a NUL would also end a word early.
+    if ([options.file, ...options.args, ...Object.entries(options.env).flat()].some((word) => word.includes("\0"))) {
+      return Promise.reject(new TypeError("a program, argument or environment variable contains a null byte"));
+    }
     const id = this.nextId++;
     let settleLine!: (line: string) => void;
     let settleExit!: (status: ProcessExitStatus) => void;
@@ -220,7 +321,7 @@ export class Spawner {
       };
       this.pending.set(id, pending);
       this.updateRef();
-      this.helper.send({ type: "spawn", id, mode, file: options.file, args: options.args, env: options.env, stdin: options.stdin, stdioPath: this.stdioPath });
+      this.link.send({ type: "spawn", id, mode, file: options.file, args: options.args, env: options.env, stdin: options.stdin, stdioPath: this.stdioPath });
     });
   }
 
@@ -236,7 +337,7 @@ export class Spawner {
     const exited = new Promise<void>((resolve) => this.helper.once("exit", () => resolve()));
     // Keep this process alive until the helper is gone (it is unreferenced while idle).
     this.helper.ref();
-    if (this.helper.connected) this.helper.disconnect();
+    if (this.link.connected()) this.link.disconnect();
     else this.helper.kill("SIGKILL");
     await exited;
   }
