@@ -17,6 +17,7 @@
 import { closeSync, fsync, fsyncSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { TextCache } from "./text-cache.ts";
 import type { KubeObject } from "./types.ts";
 
 export type ChangeType = "ADDED" | "MODIFIED" | "DELETED";
@@ -38,6 +39,8 @@ export interface StorageOptions {
   groupCommit?: boolean;
   /** Leave WAL checkpoints to someone else (a Checkpointer) instead of the writing connection. */
   externalCheckpoints?: boolean;
+  /** How many characters of object text to keep in memory for reads (default 32 Mi). */
+  cacheChars?: number;
   /** How the WAL file is synced after a group commit (tests hold it to see what waits for it). */
   fsync?: (fd: number, callback: (error: Error | null) => void) => void;
 }
@@ -76,6 +79,10 @@ CREATE TABLE IF NOT EXISTS changes (
   rv INTEGER PRIMARY KEY, kind TEXT NOT NULL, namespace TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, previous TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
+
+function cacheKey(storageKey: string, namespace: string, name: string): string {
+  return `${storageKey}\u0000${namespace}\u0000${name}`;
+}
 
 /** The WAL file of a database in WAL mode, and its directory synced once so the file's name is durable too. */
 function openWal(file: string): number | undefined {
@@ -116,6 +123,7 @@ export class Storage {
   #syncing: Batch[] | undefined;
   #durableRV: number;
   #closed = false;
+  readonly #texts: TextCache;
   /** Whether each namespace exists and is terminating: asked on every namespaced create. */
   readonly #namespaceStates = new Map<string, NamespaceState>();
 
@@ -123,6 +131,7 @@ export class Storage {
     this.#historyLength = options.historyLength ?? 20000;
     this.#groupCommit = options.groupCommit ?? true;
     this.#fsync = options.fsync ?? fsync;
+    this.#texts = new TextCache(options.cacheChars ?? 32 * 2 ** 20);
     this.#db = new DatabaseSync(file);
     this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
     if (options.externalCheckpoints) this.#db.exec("PRAGMA wal_autocheckpoint=0;");
@@ -189,8 +198,13 @@ export class Storage {
 
   /** The stored JSON text of an object (a GET can answer with it as it is). */
   getText(storageKey: string, namespace: string, name: string): string | undefined {
-    const row = this.#statements.get!.get(storageKey, namespace, name) as { data: string } | undefined;
-    return row?.data;
+    const key = cacheKey(storageKey, namespace, name);
+    let text = this.#texts.get(key);
+    if (text === undefined) {
+      text = (this.#statements.get!.get(storageKey, namespace, name) as { data: string } | undefined)?.data;
+      if (text !== undefined) this.#texts.set(key, text);
+    }
+    return text;
   }
 
   /** Whether a namespace exists and whether it is being deleted (cached; every write of a namespace resets it). */
@@ -206,6 +220,7 @@ export class Storage {
 
   /** Whether an object is stored, without reading it. */
   exists(storageKey: string, namespace: string, name: string): boolean {
+    if (this.#texts.get(cacheKey(storageKey, namespace, name)) !== undefined) return true;
     return this.#statements.exists!.get(storageKey, namespace, name) !== undefined;
   }
 
@@ -284,6 +299,9 @@ export class Storage {
       throw error;
     }
     this.#rv = rv;
+    const key = cacheKey(storageKey, namespace, name);
+    if (type === "DELETED") this.#texts.delete(key);
+    else this.#texts.set(key, data);
     this.#maybeCompact();
     this.#uncommitted.push({ type, rv, storageKey, namespace, object: stored, previous });
     if (!this.#groupCommit) this.flush();
@@ -304,6 +322,7 @@ export class Storage {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       this.#rv = this.#committedRV;
       this.#namespaceStates.clear();
+      this.#texts.clear();
       for (const waiter of batch.waiters) waiter.reject(error);
       return;
     }
