@@ -138,6 +138,11 @@ function pipeLink(helper: ChildProcess, onMessage: (message: Message) => void): 
     send: (request) => {
       const env = Object.entries(request.env).map(([key, value]) => `${key}=${value}`);
       const words = ["spawn", String(request.id), request.mode, request.stdin ? "1" : "0", request.file, String(request.args.length), ...request.args, String(env.length), ...env];
+      // The requests of one event-loop turn (a burst) go out in one write: one wake-up of the server.
+      if (stdin.writableCorked === 0) {
+        stdin.cork();
+        process.nextTick(() => stdin.uncork());
+      }
       stdin.write(`${words.join("\0")}\0`);
     },
     ref: (keepAlive) => {
