@@ -124,6 +124,8 @@ export class Storage {
   #durableRV: number;
   #closed = false;
   readonly #texts: TextCache;
+  /** any()'s answers per kind and namespace (every create asks whether its namespace has quotas); writes of that kind there reset them. */
+  readonly #anyIn = new Map<string, boolean>();
   /** Whether each namespace exists and is terminating: asked on every namespaced create. */
   readonly #namespaceStates = new Map<string, NamespaceState>();
 
@@ -226,7 +228,10 @@ export class Storage {
 
   /** Whether a namespace holds any object of a kind. */
   any(storageKey: string, namespace: string): boolean {
-    return this.#statements.anyInNs!.get(storageKey, namespace) !== undefined;
+    const key = `${storageKey}\u0000${namespace}`;
+    let found = this.#anyIn.get(key);
+    if (found === undefined) this.#anyIn.set(key, (found = this.#statements.anyInNs!.get(storageKey, namespace) !== undefined));
+    return found;
   }
 
   /** Objects in key order, starting after `after`; all namespaces when `namespace` is undefined. */
@@ -302,6 +307,7 @@ export class Storage {
     const key = cacheKey(storageKey, namespace, name);
     if (type === "DELETED") this.#texts.delete(key);
     else this.#texts.set(key, data);
+    this.#anyIn.delete(`${storageKey}\u0000${namespace}`);
     this.#maybeCompact();
     this.#uncommitted.push({ type, rv, storageKey, namespace, object: stored, previous });
     if (!this.#groupCommit) this.flush();
@@ -323,6 +329,7 @@ export class Storage {
       this.#rv = this.#committedRV;
       this.#namespaceStates.clear();
       this.#texts.clear();
+      this.#anyIn.clear();
       for (const waiter of batch.waiters) waiter.reject(error);
       return;
     }
