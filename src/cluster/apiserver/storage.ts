@@ -71,13 +71,30 @@ export interface ListPosition {
   name: string;
 }
 
+// An object's text is written once, to the change log; the objects table names the change that
+// holds each object's current state. Compaction keeps the changes objects still point at.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS objects (
-  kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, rv INTEGER NOT NULL, data TEXT NOT NULL,
+  kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, rv INTEGER NOT NULL,
   PRIMARY KEY (kind, namespace, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS changes (
   rv INTEGER PRIMARY KEY, kind TEXT NOT NULL, namespace TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, previous TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+/**
+ * Databases written before the text was stored once kept it in objects.data too: each object's text
+ * moves to the change at its resourceVersion (recreated below the compaction point, where no watch
+ * reads, if compaction had dropped it).
+ */
+const MIGRATE_OBJECTS_DATA = `
+INSERT OR IGNORE INTO changes (rv, kind, namespace, type, data, previous) SELECT rv, kind, namespace, 'ADDED', data, NULL FROM objects;
+CREATE TABLE objects_by_change (
+  kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, rv INTEGER NOT NULL,
+  PRIMARY KEY (kind, namespace, name)) WITHOUT ROWID;
+INSERT INTO objects_by_change SELECT kind, namespace, name, rv FROM objects;
+DROP TABLE objects;
+ALTER TABLE objects_by_change RENAME TO objects;
 `;
 
 function cacheKey(storageKey: string, namespace: string, name: string): string {
@@ -138,31 +155,34 @@ export class Storage {
     this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
     if (options.externalCheckpoints) this.#db.exec("PRAGMA wal_autocheckpoint=0;");
     this.#db.exec(SCHEMA);
+    if (this.#db.prepare("SELECT 1 FROM pragma_table_info('objects') WHERE name = 'data'").get()) {
+      this.#db.exec(`BEGIN IMMEDIATE; ${MIGRATE_OBJECTS_DATA} COMMIT;`);
+    }
     // Without group commit every write is answered at once, so its COMMIT has to sync by itself.
     // (The WAL file exists once the schema statement has run.)
     if (this.#groupCommit) this.#walFd = openWal(file);
     if (this.#walFd !== undefined) this.#db.exec("PRAGMA synchronous=NORMAL;");
     const prepare = (sql: string): StatementSync => this.#db.prepare(sql);
     this.#statements = {
-      get: prepare("SELECT data FROM objects WHERE kind = ? AND namespace = ? AND name = ?"),
+      get: prepare("SELECT c.data FROM objects o JOIN changes c ON c.rv = o.rv WHERE o.kind = ? AND o.namespace = ? AND o.name = ?"),
       exists: prepare("SELECT 1 AS found FROM objects WHERE kind = ? AND namespace = ? AND name = ?"),
       anyInNs: prepare("SELECT 1 AS found FROM objects WHERE kind = ? AND namespace = ? LIMIT 1"),
-      listAll: prepare("SELECT data FROM objects WHERE kind = ? AND (namespace, name) > (?, ?) ORDER BY namespace, name"),
-      listNs: prepare("SELECT data FROM objects WHERE kind = ? AND namespace = ? AND name > ? ORDER BY name"),
+      listAll: prepare("SELECT c.data FROM objects o JOIN changes c ON c.rv = o.rv WHERE o.kind = ? AND (o.namespace, o.name) > (?, ?) ORDER BY o.namespace, o.name"),
+      listNs: prepare("SELECT c.data FROM objects o JOIN changes c ON c.rv = o.rv WHERE o.kind = ? AND o.namespace = ? AND o.name > ? ORDER BY o.name"),
       countNs: prepare("SELECT count(*) AS n FROM objects WHERE namespace = ?"),
-      upsert: prepare("INSERT OR REPLACE INTO objects (kind, namespace, name, rv, data) VALUES (?, ?, ?, ?, ?)"),
-      insert: prepare("INSERT INTO objects (kind, namespace, name, rv, data) VALUES (?, ?, ?, ?, ?)"),
+      upsert: prepare("INSERT OR REPLACE INTO objects (kind, namespace, name, rv) VALUES (?, ?, ?, ?)"),
+      insert: prepare("INSERT INTO objects (kind, namespace, name, rv) VALUES (?, ?, ?, ?)"),
       savepoint: prepare("SAVEPOINT write"),
       release: prepare("RELEASE write"),
       rollbackTo: prepare("ROLLBACK TO write"),
       remove: prepare("DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?"),
       logChange: prepare("INSERT INTO changes (rv, kind, namespace, type, data, previous) VALUES (?, ?, ?, ?, ?, ?)"),
       changesSince: prepare("SELECT rv, kind, namespace, type, data, previous FROM changes WHERE rv > ? AND kind = ? ORDER BY rv"),
-      compact: prepare("DELETE FROM changes WHERE rv <= ?"),
+      compact: prepare("DELETE FROM changes WHERE rv <= ? AND rv NOT IN (SELECT rv FROM objects)"),
       setMeta: prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
       getMeta: prepare("SELECT value FROM meta WHERE key = ?"),
       kindsInNs: prepare("SELECT DISTINCT kind FROM objects WHERE namespace = ?"),
-      containing: prepare("SELECT kind, data FROM objects WHERE instr(data, ?) > 0"),
+      containing: prepare("SELECT o.kind, c.data FROM objects o JOIN changes c ON c.rv = o.rv WHERE instr(c.data, ?) > 0"),
     };
     this.#rv = Number(this.getMeta("rv") ?? "0");
     this.#committedRV = this.#rv;
@@ -292,8 +312,8 @@ export class Storage {
     this.#statements.savepoint!.run();
     try {
       if (type === "DELETED") this.#statements.remove!.run(storageKey, namespace, name);
-      else if (insertOnly) this.#statements.insert!.run(storageKey, namespace, name, rv, data);
-      else this.#statements.upsert!.run(storageKey, namespace, name, rv, data);
+      else if (insertOnly) this.#statements.insert!.run(storageKey, namespace, name, rv);
+      else this.#statements.upsert!.run(storageKey, namespace, name, rv);
       this.#statements.logChange!.run(rv, storageKey, namespace, type, data, previous ? JSON.stringify(previous) : null);
       this.#statements.release!.run();
     } catch (error) {

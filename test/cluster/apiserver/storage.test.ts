@@ -81,3 +81,52 @@ test("close syncs what is committed and tells its waiters", async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("compaction keeps the changes that hold objects' current state", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
+  try {
+    const storage = new Storage(join(dir, "state.db"), { groupCommit: false });
+    const kept = storage.put("configmaps", { metadata: { name: "kept", namespace: "default" } }, undefined);
+    let churned = storage.put("configmaps", { metadata: { name: "churned", namespace: "default" } }, undefined);
+    for (let i = 0; i < 3; i++) churned = storage.put("configmaps", { ...churned, data: { i: String(i) } }, churned);
+    storage.compact(storage.currentRV);
+    assert.deepEqual(storage.get("configmaps", "default", "kept"), kept);
+    assert.deepEqual([...storage.list("configmaps", "default")].map((o) => o.metadata.name), ["churned", "kept"]);
+    assert.deepEqual(storage.changesSince("configmaps", storage.compactedRV), [], "changes at or before the compaction point are not served");
+    storage.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a database that kept object texts in the objects table is migrated: reads, lists and watch resume work on", async () => {
+  const { DatabaseSync } = await import("node:sqlite");
+  const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
+  const file = join(dir, "state.db");
+  try {
+    const old = new DatabaseSync(file);
+    old.exec(`PRAGMA journal_mode=WAL;
+      CREATE TABLE objects (kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, rv INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (kind, namespace, name)) WITHOUT ROWID;
+      CREATE TABLE changes (rv INTEGER PRIMARY KEY, kind TEXT NOT NULL, namespace TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, previous TEXT);
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
+    const text = (name: string, rv: number): string => JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "default", resourceVersion: String(rv) } });
+    // "a" was written at rv 1, whose change is compacted away; "b" at rv 3, still in the log.
+    old.prepare("INSERT INTO objects VALUES (?, ?, ?, ?, ?)").run("configmaps", "default", "a", 1, text("a", 1));
+    old.prepare("INSERT INTO objects VALUES (?, ?, ?, ?, ?)").run("configmaps", "default", "b", 3, text("b", 3));
+    old.prepare("INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?)").run(3, "configmaps", "default", "ADDED", text("b", 3), null);
+    old.exec("INSERT INTO meta VALUES ('rv', '3'), ('compactedRV', '2')");
+    old.close();
+    const storage = new Storage(file, { groupCommit: false });
+    assert.equal(storage.getText("configmaps", "default", "a"), text("a", 1));
+    assert.deepEqual([...storage.list("configmaps", "default")].map((o) => o.metadata.resourceVersion), ["1", "3"]);
+    assert.deepEqual(storage.changesSince("configmaps", 2).map((c) => `${c.type} ${c.object.metadata.name}`), ["ADDED b"]);
+    const c = storage.put("configmaps", { metadata: { name: "c", namespace: "default" } }, undefined);
+    assert.equal(c.metadata.resourceVersion, "4");
+    storage.close();
+    const reopened = new Storage(file, { groupCommit: false });
+    assert.deepEqual([...reopened.list("configmaps", "default")].map((o) => o.metadata.name), ["a", "b", "c"]);
+    reopened.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
