@@ -18,7 +18,7 @@ import {
 import { decodeProtobufObject, isProtobuf } from "./protobuf.ts";
 import type { PolicyRule } from "./rbac.ts";
 import type { KubeletProxy } from "./kubelet-proxy.ts";
-import { parseBool, resourceName, type DeleteOptions, type RestStore } from "./rest.ts";
+import { jsonText, parseBool, resourceName, type DeleteOptions, type RestStore } from "./rest.ts";
 import { groupVersionOf, RESOURCE_TYPES, type ResourceType } from "./resources.ts";
 import { route, verbOf, type Route } from "./router.ts";
 import { ApiError, badRequest, forbidden, internalError, methodNotAllowed, pathNotFound, tooLarge, unauthorized } from "./status.ts";
@@ -60,7 +60,7 @@ function send(res: ServerResponse, reply: Reply): void {
     res.end();
     return;
   }
-  const payload = Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(JSON.stringify(reply.body));
+  const payload = Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(jsonText(reply.body));
   res.writeHead(reply.status, { "Content-Type": reply.contentType ?? "application/json", "Content-Length": payload.length, "Cache-Control": "no-cache, private" });
   res.end(payload);
 }

@@ -151,6 +151,26 @@ export interface RestHooks {
   namespaceCreated(name: string): void;
 }
 
+/** How a stored text that is already in served form begins: apiVersion and kind first, as served. */
+function servedPrefix(rt: ResourceType): string {
+  let prefix = servedPrefixes.get(rt);
+  if (prefix === undefined) servedPrefixes.set(rt, (prefix = `{"apiVersion":${JSON.stringify(groupVersionOf(rt))},"kind":${JSON.stringify(rt.kind)},`));
+  return prefix;
+}
+
+const servedPrefixes = new WeakMap<ResourceType, string>();
+
+/** Served objects made from a just-written object, and the JSON text they serialise to. */
+const servedTexts = new WeakMap<object, string>();
+
+/**
+ * The JSON text of an answer: the stored text when the answer is a served object made from a
+ * just-written one (and not changed since: answers are not edited after served() makes them).
+ */
+export function jsonText(value: unknown): string {
+  return (typeof value === "object" && value !== null ? servedTexts.get(value) : undefined) ?? JSON.stringify(value);
+}
+
 export class RestStore {
   readonly storage: Storage;
   readonly clock: Clock;
@@ -167,7 +187,11 @@ export class RestStore {
   served(rt: ResourceType, stored: KubeObject): KubeObject {
     const { apiVersion: _apiVersion, kind: _kind, ...fields } = rt.fromStorage ? rt.fromStorage(stored) : stored;
     // apiVersion and kind first, as the real server writes them.
-    return { apiVersion: groupVersionOf(rt), kind: rt.kind, ...fields };
+    const served = { apiVersion: groupVersionOf(rt), kind: rt.kind, ...fields };
+    // A just-written object is served as it was stored when the stored text is already the served form.
+    const text = rt.fromStorage ? undefined : this.storage.textOf(stored);
+    if (text !== undefined && text.startsWith(servedPrefix(rt))) servedTexts.set(served, text);
+    return served;
   }
 
   #decode(rt: ResourceType, body: unknown, namespace: string | undefined): KubeObject {
@@ -234,7 +258,7 @@ export class RestStore {
   getText(rt: ResourceType, namespace: string | undefined, name: string): string {
     const text = this.storage.getText(rt.storageKey, namespace ?? "", name);
     if (text === undefined) throw notFound(resourceName(rt), name);
-    if (!rt.fromStorage && text.startsWith(`{"apiVersion":${JSON.stringify(groupVersionOf(rt))},"kind":${JSON.stringify(rt.kind)},`)) return text;
+    if (!rt.fromStorage && text.startsWith(servedPrefix(rt))) return text;
     return JSON.stringify(this.served(rt, JSON.parse(text) as KubeObject));
   }
 

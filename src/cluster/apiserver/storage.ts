@@ -141,6 +141,8 @@ export class Storage {
   #durableRV: number;
   #closed = false;
   readonly #texts: TextCache;
+  /** The JSON text each object returned by a write was stored as, so an answer need not serialise it again. */
+  readonly #writtenTexts = new WeakMap<KubeObject, string>();
   /** any()'s answers per kind and namespace (every create asks whether its namespace has quotas); writes of that kind there reset them. */
   readonly #anyIn = new Map<string, boolean>();
   /** Whether each namespace exists and is terminating: asked on every namespaced create. */
@@ -227,6 +229,11 @@ export class Storage {
       if (text !== undefined) this.#texts.set(key, text);
     }
     return text;
+  }
+
+  /** The JSON text of an object as a write returned it (not of copies, nor of objects read back). */
+  textOf(stored: KubeObject): string | undefined {
+    return this.#writtenTexts.get(stored);
   }
 
   /** Whether a namespace exists and whether it is being deleted (cached; every write of a namespace resets it). */
@@ -329,6 +336,7 @@ export class Storage {
     else this.#texts.set(key, data);
     this.#anyIn.delete(`${storageKey}\u0000${namespace}`);
     this.#maybeCompact();
+    this.#writtenTexts.set(stored, data);
     this.#uncommitted.push({ type, rv, storageKey, namespace, object: stored, previous });
     if (!this.#groupCommit) this.flush();
     return stored;

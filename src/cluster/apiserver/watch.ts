@@ -6,7 +6,7 @@
 // subscribing to live changes in the same tick leaves no gap and no duplicate. What the start reads
 // may include writes not yet on disk (storage.ts syncs while the next batch forms), so it is held
 // back until they are.
-import { matchesFilter, parseBool, parseListFilter, type RestStore } from "./rest.ts";
+import { jsonText, matchesFilter, parseBool, parseListFilter, type RestStore } from "./rest.ts";
 import type { ResourceType } from "./resources.ts";
 import { expired } from "./status.ts";
 import type { Change, Storage } from "./storage.ts";
@@ -92,7 +92,7 @@ export function startWatch(store: RestStore, rt: ResourceType, namespace: string
       if (!lines) renderedLines.set(obj, (lines = new Map()));
       const key = `${rt.group}/${rt.version}/${rt.kind}/${type}`;
       let line = lines.get(key);
-      if (line === undefined) lines.set(key, (line = JSON.stringify({ type, object: store.served(rt, obj) }) + "\n"));
+      if (line === undefined) lines.set(key, (line = `{"type":${JSON.stringify(type)},"object":${jsonText(store.served(rt, obj))}}\n`));
       return line;
     }
     const served = store.served(rt, obj);

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { jsonText } from "../../../src/cluster/apiserver/rest.ts";
 import { ApiError } from "../../../src/cluster/apiserver/status.ts";
 import { Storage } from "../../../src/cluster/apiserver/storage.ts";
 import { startWatch, type WatchSink } from "../../../src/cluster/apiserver/watch.ts";
@@ -341,6 +342,22 @@ test("getText answers with the served form: the stored text when it already is, 
     assert.equal(asEventsV1.apiVersion, "events.k8s.io/v1");
     assert.equal(asEventsV1.note, "m");
     assert.throws(() => t.store.getText(rt("pods"), "default", "missing"), (e: unknown) => e instanceof ApiError && e.code === 404);
+  } finally {
+    t.close();
+  }
+});
+
+test("an answer made from a just-written object is its stored text, byte for byte what serialising it gives", () => {
+  const t = openTestStore();
+  try {
+    const created = t.store.create(rt("pods"), "default", podBody("a"), q({ fieldManager: "test" }));
+    assert.equal(jsonText(created), JSON.stringify(created));
+    assert.equal(jsonText(created), t.storage.getText("pods", "default", "a"));
+    const updated = t.store.update(rt("pods"), "default", "a", { ...created, metadata: { ...created.metadata, labels: { app: "db" } } }, q({ fieldManager: "test" }));
+    assert.equal(jsonText(updated), JSON.stringify(updated));
+    const roles = t.store.create(rt("roles", "rbac.authorization.k8s.io"), "default", { metadata: { name: "r" }, rules: [] }, q());
+    assert.equal(jsonText(roles), JSON.stringify(roles));
+    assert.equal(jsonText({ kind: "Status" }), '{"kind":"Status"}');
   } finally {
     t.close();
   }
