@@ -15,6 +15,11 @@ import type { HostTools } from "./host-capabilities.ts";
 export interface SpawnPlan {
   file: string;
   args: string[];
+  /**
+   * Compiled launcher only (the C spawn server does it): fork the process as PID 1 of a new pid namespace
+   * ("new") or into the pid namespace of that host pid, instead of the launcher forking once more.
+   */
+  pidNamespace?: "new" | number;
 }
 
 /** Quotes a string for a POSIX shell. Hand-written: single quotes make it a one-liner. */

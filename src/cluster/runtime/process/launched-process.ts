@@ -12,7 +12,7 @@ export interface LaunchOptions {
   plan: SpawnPlan;
   env: Record<string, string>;
   stdin: boolean;
-  /** True when the command runs as a child of nsenter (pid namespaces need that extra process). */
+  /** True when the command runs as a child of the launched process (nsenter, or the launcher forking into a pid namespace). */
   behindNsenter: boolean;
   cgroup?: ContainerCgroup;
   /**
@@ -51,7 +51,8 @@ export class LaunchedProcess {
 
   /** Starts the plan through the spawner; resolves as soon as the process exists (not yet when it started). */
   static async launch(spawner: Spawner, options: LaunchOptions): Promise<LaunchedProcess> {
-    const spawned = await spawner.spawn({ file: options.plan.file, args: options.plan.args, env: options.env, stdin: options.stdin });
+    const { file, args, pidNamespace } = options.plan;
+    const spawned = await spawner.spawn({ file, args, env: options.env, stdin: options.stdin, ...(pidNamespace !== undefined ? { pidNamespace } : {}) });
     return new LaunchedProcess(spawned, options);
   }
 

@@ -10,14 +10,16 @@
  *
  * Modes (every argument is a separate word; no shell, no quoting):
  *
- *   pause HOSTNAME
+ *   pause [--pid1] HOSTNAME
  *     A pod's pause process: new mount, pid, uts and ipc namespaces; a child that is PID 1 there mounts
  *     the pod's /proc, sets the hostname, writes "ready" on stdout and then reaps orphans until its stdin
  *     reaches end of file (the runtime is gone) or SIGTERM comes. This process waits for it and exits as it
- *     did; the child is killed if this process dies (unshare --fork --kill-child).
+ *     did; the child is killed if this process dies (unshare --fork --kill-child). With --pid1 the spawn
+ *     server already started this process as PID 1 of a new pid namespace: no fork.
  *
  *   container OPTIONS -- COMMAND...
  *     --pod PID           join the pid, uts and ipc namespaces of the pod's pause process (then fork)
+ *     --in-pid-namespace  the spawn server already forked this process into that pid namespace: no fork
  *     --layer DIR         the writable layer: DIR/upper, DIR/work, DIR/root
  *     --layer-tmpfs       ... in a tmpfs mounted on DIR first
  *     --cgroup DIR        join that cgroup (repeatable)
@@ -32,6 +34,7 @@
  *
  *   exec OPTIONS -- COMMAND...
  *     --target PID        the container's main process: its namespaces, root and working directory
+ *     --in-pid-namespace  as for container
  *     --cgroup DIR, --uid, --gid, --groups as above
  *
  * Protocol with the runtime (as the shell chains): file descriptor 3 is a pipe; a launch that fails writes
@@ -206,6 +209,7 @@ struct bind {
 
 struct options {
   pid_t pod, target;
+  int in_pid_namespace;
   const char *layer;
   int layer_tmpfs;
   const char *cgroups[MAX_LIST];
@@ -231,6 +235,7 @@ static void parse_options(char **argv, struct options *o) {
     else if (!strcmp(a, "--target")) o->target = (pid_t)parse_number(VALUE(), "pid");
     else if (!strcmp(a, "--layer")) o->layer = VALUE();
     else if (!strcmp(a, "--layer-tmpfs")) o->layer_tmpfs = 1;
+    else if (!strcmp(a, "--in-pid-namespace")) o->in_pid_namespace = 1;
     else if (!strcmp(a, "--cgroup")) {
       if (o->cgroup_count == MAX_LIST) fail("too many cgroups");
       o->cgroups[o->cgroup_count++] = VALUE();
@@ -256,15 +261,17 @@ static void parse_options(char **argv, struct options *o) {
 
 /* ---------------------------------------------------------------------------------------------- pause */
 
-static int pause_main(const char *hostname) {
-  if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC) != 0) fail("cannot create the pod's namespaces: %s", strerror(errno));
+static int pause_main(const char *hostname, int pid1) {
+  if (unshare(CLONE_NEWNS | (pid1 ? 0 : CLONE_NEWPID) | CLONE_NEWUTS | CLONE_NEWIPC) != 0) fail("cannot create the pod's namespaces: %s", strerror(errno));
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("cannot make the pod's mounts private: %s", strerror(errno));
-  pid_t child = fork();
-  if (child < 0) fail("cannot fork: %s", strerror(errno));
-  if (child > 0) wait_and_mirror(child);
+  if (!pid1) {
+    pid_t child = fork();
+    if (child < 0) fail("cannot fork: %s", strerror(errno));
+    if (child > 0) wait_and_mirror(child);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+  }
 
   /* PID 1 of the pod. */
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) != 0) fail("cannot mount the pod's /proc: %s", strerror(errno));
   /* Best effort: a hostname the kernel rejects (too long) leaves the host's name in place. */
   if (sethostname(hostname, strlen(hostname)) != 0) {
@@ -454,13 +461,14 @@ static int container_main(char **argv) {
   struct options o;
   parse_options(argv, &o);
   if (!o.pod || !o.layer) fail("container needs --pod and --layer");
-  int ipc = open_namespace(o.pod, "ns/ipc"), uts = open_namespace(o.pod, "ns/uts"), pid = open_namespace(o.pod, "ns/pid");
-  enter(ipc, CLONE_NEWIPC, "pod's ipc");
-  enter(uts, CLONE_NEWUTS, "pod's uts");
-  enter(pid, CLONE_NEWPID, "pod's pid");
-  pid_t child = fork();
-  if (child < 0) fail("cannot fork: %s", strerror(errno));
-  if (child > 0) wait_and_mirror(child);
+  enter(open_namespace(o.pod, "ns/ipc"), CLONE_NEWIPC, "pod's ipc");
+  enter(open_namespace(o.pod, "ns/uts"), CLONE_NEWUTS, "pod's uts");
+  if (!o.in_pid_namespace) {
+    enter(open_namespace(o.pod, "ns/pid"), CLONE_NEWPID, "pod's pid");
+    pid_t child = fork();
+    if (child < 0) fail("cannot fork: %s", strerror(errno));
+    if (child > 0) wait_and_mirror(child);
+  }
   container_child(&o);
   return 128;
 }
@@ -471,14 +479,15 @@ static int exec_main(char **argv) {
   struct options o;
   parse_options(argv, &o);
   if (!o.target) fail("exec needs --target");
-  int ipc = open_namespace(o.target, "ns/ipc"), uts = open_namespace(o.target, "ns/uts"), pid = open_namespace(o.target, "ns/pid");
   int mnt = open_namespace(o.target, "ns/mnt"), root = open_namespace(o.target, "root"), cwd = open_namespace(o.target, "cwd");
-  enter(ipc, CLONE_NEWIPC, "container's ipc");
-  enter(uts, CLONE_NEWUTS, "container's uts");
-  enter(pid, CLONE_NEWPID, "container's pid");
-  pid_t child = fork();
-  if (child < 0) fail("cannot fork: %s", strerror(errno));
-  if (child > 0) wait_and_mirror(child);
+  enter(open_namespace(o.target, "ns/ipc"), CLONE_NEWIPC, "container's ipc");
+  enter(open_namespace(o.target, "ns/uts"), CLONE_NEWUTS, "container's uts");
+  if (!o.in_pid_namespace) {
+    enter(open_namespace(o.target, "ns/pid"), CLONE_NEWPID, "container's pid");
+    pid_t child = fork();
+    if (child < 0) fail("cannot fork: %s", strerror(errno));
+    if (child > 0) wait_and_mirror(child);
+  }
   /* The cgroups by their host paths, before leaving the host's mount namespace. */
   for (size_t i = 0; i < o.cgroup_count; i++) join_cgroup(o.cgroups[i]);
   enter(mnt, CLONE_NEWNS, "container's mount");
@@ -495,7 +504,8 @@ int spawn_server_main(const char *name);
 
 int main(int argc, char **argv) {
   if (argc >= 3 && !strcmp(argv[1], "serve")) return spawn_server_main(argv[2]);
-  if (argc >= 3 && !strcmp(argv[1], "pause")) return pause_main(argv[2]);
+  if (argc >= 4 && !strcmp(argv[1], "pause") && !strcmp(argv[2], "--pid1")) return pause_main(argv[3], 1);
+  if (argc >= 3 && !strcmp(argv[1], "pause")) return pause_main(argv[2], 0);
   if (argc >= 2 && !strcmp(argv[1], "container")) return container_main(argv + 2);
   if (argc >= 2 && !strcmp(argv[1], "exec")) return exec_main(argv + 2);
   fprintf(stderr, "usage: berth-launcher pause HOSTNAME | container OPTIONS -- COMMAND... | exec OPTIONS -- COMMAND...\n");

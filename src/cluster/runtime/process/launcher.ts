@@ -83,7 +83,8 @@ function cgroupArgs(cgroupDirectories: string[]): string[] {
 
 /** The pod's pause process (see launcher.c, mode pause). */
 export function launcherPausePlan(launcher: string, hostname: string): SpawnPlan {
-  return { file: launcher, args: ["pause", hostname] };
+  // PID 1 of the pod straight from the spawn server: no forking parent left waiting.
+  return { file: launcher, args: ["pause", "--pid1", hostname], pidNamespace: "new" };
 }
 
 export interface LauncherContainerLaunch {
@@ -102,9 +103,12 @@ export interface LauncherContainerLaunch {
 export function launcherContainerPlan(launcher: string, launch: LauncherContainerLaunch): SpawnPlan {
   return {
     file: launcher,
+    // Forked into the pod's pid namespace by the spawn server, so the launcher becomes the command itself.
+    pidNamespace: launch.pausePid,
     args: [
       "container",
       "--pod", String(launch.pausePid),
+      "--in-pid-namespace",
       "--layer", launch.layerDirectory,
       ...(launch.layerInMemory ? ["--layer-tmpfs"] : []),
       ...cgroupArgs(launch.cgroupDirectories),
@@ -128,6 +132,7 @@ export interface LauncherExecLaunch {
 export function launcherExecPlan(launcher: string, launch: LauncherExecLaunch): SpawnPlan {
   return {
     file: launcher,
-    args: ["exec", "--target", String(launch.targetPid), ...cgroupArgs(launch.cgroupDirectories), ...userArgs(launch.user), "--", ...launch.command],
+    pidNamespace: launch.targetPid,
+    args: ["exec", "--target", String(launch.targetPid), "--in-pid-namespace", ...cgroupArgs(launch.cgroupDirectories), ...userArgs(launch.user), "--", ...launch.command],
   };
 }

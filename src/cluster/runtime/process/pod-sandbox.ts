@@ -38,15 +38,17 @@ export class PodSandbox {
 
   /** Starts the pause process (`plan`: pausePlan or launcherPausePlan) and waits until the namespaces are set up. */
   async startIsolation(plan: SpawnPlan, spawner: Spawner): Promise<void> {
-    const pause = await spawner.spawn({ file: plan.file, args: plan.args, env: process.env as Record<string, string>, stdin: true }, "pause");
+    const { file, args, pidNamespace } = plan;
+    const pause = await spawner.spawn({ file, args, env: process.env as Record<string, string>, stdin: true, ...(pidNamespace !== undefined ? { pidNamespace } : {}) }, "pause");
     this.pauseLauncherPid = pause.pid;
     this.pauseExited = pause.exit.then(() => undefined);
     if ((await pause.line) !== "ready") {
       const exit = await pause.exit;
       throw new Error(`the pod's pause process exited during setup: ${exit.stderr?.trim() ?? ""}`);
     }
-    // Forked (unshare --fork, or the launcher): the pause process is the launcher's only child.
-    this.pausePid = pause.pid !== undefined ? childrenOf(pause.pid)[0] : undefined;
+    // Started as PID 1 by the spawn server, or forked by what it started (unshare --fork): then the pause
+    // process is that one's only child.
+    this.pausePid = pause.pid !== undefined ? (pidNamespace === "new" ? pause.pid : childrenOf(pause.pid)[0]) : undefined;
     if (this.pausePid === undefined) throw new Error("the pod's pause process vanished during setup");
   }
 

@@ -408,7 +408,7 @@ export class ProcessRuntime implements ContainerRuntime {
       // A terminal stays open even without stdin, as with `docker run -t`: `cat` on it waits for input
       // forever, which is how the plugin's `command: 'cat', ttyEnabled: true` containers stay up.
       stdin: record.config.stdin === true || record.config.tty === true,
-      behindNsenter: this.isolation,
+      behindNsenter: this.isolation && plan.pidNamespace === undefined,
       ...(record.cgroup ? { cgroup: record.cgroup } : {}),
       // The cgroup catches every process of the container, execs' leftovers included; without one, the
       // process groups of the execs are what the runtime knows of them.
@@ -577,7 +577,7 @@ export class ProcessRuntime implements ContainerRuntime {
       plan,
       env: record.env,
       stdin: options.stdin === true,
-      behindNsenter: this.isolation,
+      behindNsenter: this.isolation && plan.pidNamespace === undefined,
       leftoversSurvive: true,
       // May run before launch() returns (a quick command's exit can be reported with its start).
       onExit: (group) => {

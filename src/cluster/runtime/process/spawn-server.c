@@ -5,8 +5,10 @@
  * process, a fraction of that. Same protocol with the runtime as the Node spawner, over pipes:
  *
  * Requests on stdin, each a run of NUL-terminated words:
- *   spawn ID MODE STDIN FILE ARGC ARG... ENVC ENV...      MODE "process" or "pause", STDIN "0" or "1";
- *                                                         the ARGs follow argv[0], which is FILE
+ *   spawn ID MODE STDIN PIDNS FILE ARGC ARG... ENVC ENV...
+ *     MODE "process" or "pause", STDIN "0" or "1"; the ARGs follow argv[0], which is FILE. PIDNS: empty,
+ *     "new" (the child is PID 1 of a new pid namespace) or a pid (the child joins that process's pid
+ *     namespace): forking straight into a pod saves the launcher a fork and a waiting parent process.
  * Replies on stdout, one line each:
  *   spawned ID PID | line ID TEXT | exit ID CODE SIGNAL [STDERR-HEX]   (CODE -1 when killed by SIGNAL)
  *
@@ -32,6 +34,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +63,7 @@ struct child {
 static struct child **children;
 static size_t child_count, child_capacity;
 static int epoll_fd;
+static int own_pid_namespace;
 static struct sockaddr_un runtime_address;
 static socklen_t runtime_address_length;
 
@@ -174,6 +178,24 @@ static int connect_runtime(long id, int fd) {
   return s;
 }
 
+/* Makes the next fork land in the requested pid namespace; 0, or -1 with errno. */
+static int enter_pid_namespace(const char *spec) {
+  if (!*spec) return 0;
+  if (!strcmp(spec, "new")) return unshare(CLONE_NEWPID);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%s/ns/pid", spec);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int result = setns(fd, CLONE_NEWPID);
+  close(fd);
+  return result;
+}
+
+/* Back to this process's own pid namespace for the next children (always allowed: it is our active one). */
+static void leave_pid_namespace(const char *spec) {
+  if (*spec && setns(own_pid_namespace, CLONE_NEWPID) != 0) _exit(71);
+}
+
 /* In the forked child: a session of its own, default signal handling, the given descriptors, exec. */
 static void exec_child(const int *fds, int count, const char *file, char **argv, char **envp) {
   setsid();
@@ -194,7 +216,7 @@ static void exec_child(const int *fds, int count, const char *file, char **argv,
   _exit(128);
 }
 
-static void spawn_process(long id, int want_stdin, const char *file, char **argv, char **envp) {
+static void spawn_process(long id, int want_stdin, const char *pid_namespace, const char *file, char **argv, char **envp) {
   int sockets[3] = {-1, -1, -1};
   int fds[4] = {-1, -1, -1, -1};
   for (int fd = want_stdin ? 0 : 1; fd < 3; fd++) {
@@ -219,14 +241,20 @@ static void spawn_process(long id, int want_stdin, const char *file, char **argv
   fds[1] = sockets[1];
   fds[2] = sockets[2];
   fds[3] = control[1];
-  pid_t pid = fork();
-  if (pid == 0) exec_child(fds, 4, file, argv, envp);
+  pid_t pid = -1;
+  const char *failed = "cannot enter the pid namespace";
+  if (enter_pid_namespace(pid_namespace) == 0) {
+    failed = "cannot fork";
+    pid = fork();
+    if (pid == 0) exec_child(fds, 4, file, argv, envp);
+    leave_pid_namespace(pid_namespace);
+  }
   for (int i = 0; i < 3; i++)
     if (fds[i] >= 0) close(fds[i]);
   close(control[1]);
   if (pid < 0) {
     close(control[0]);
-    reply("line %ld error cannot fork: %s\n", id, strerror(errno));
+    reply("line %ld error %s: %s\n", id, failed, strerror(errno));
     reply("exit %ld 128 0\n", id);
     return;
   }
@@ -241,7 +269,7 @@ static void spawn_process(long id, int want_stdin, const char *file, char **argv
   reply("spawned %ld %d\n", id, (int)pid);
 }
 
-static void spawn_pause(long id, const char *file, char **argv, char **envp) {
+static void spawn_pause(long id, const char *pid_namespace, const char *file, char **argv, char **envp) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     reply("line %ld error cannot make pipes: %s\n", id, strerror(errno));
@@ -249,8 +277,12 @@ static void spawn_pause(long id, const char *file, char **argv, char **envp) {
     return;
   }
   int fds[3] = {in[0], out[1], err[1]};
-  pid_t pid = fork();
-  if (pid == 0) exec_child(fds, 3, file, argv, envp);
+  pid_t pid = -1;
+  if (enter_pid_namespace(pid_namespace) == 0) {
+    pid = fork();
+    if (pid == 0) exec_child(fds, 3, file, argv, envp);
+    leave_pid_namespace(pid_namespace);
+  }
   close(in[0]);
   close(out[1]);
   close(err[1]);
@@ -258,7 +290,7 @@ static void spawn_pause(long id, const char *file, char **argv, char **envp) {
     close(in[1]);
     close(out[0]);
     close(err[0]);
-    reply("line %ld error cannot fork: %s\n", id, strerror(errno));
+    reply("line %ld error cannot start the pause process: %s\n", id, strerror(errno));
     reply("exit %ld 128 0\n", id);
     return;
   }
@@ -350,7 +382,8 @@ static const char *word(size_t *at) {
 static int parse_request(size_t *consumed) {
   size_t at = 0;
   const char *type = word(&at), *id = type ? word(&at) : NULL, *mode = id ? word(&at) : NULL, *want_stdin = mode ? word(&at) : NULL;
-  const char *file = want_stdin ? word(&at) : NULL, *argc_text = file ? word(&at) : NULL;
+  const char *pid_namespace = want_stdin ? word(&at) : NULL;
+  const char *file = pid_namespace ? word(&at) : NULL, *argc_text = file ? word(&at) : NULL;
   if (!argc_text) return 0;
   long argc = strtol(argc_text, NULL, 10);
   /* argv[0] is the program, as child_process.spawn makes it. */
@@ -381,8 +414,8 @@ static int parse_request(size_t *consumed) {
     envp[i] = (char *)w;
   }
   if (!strcmp(type, "spawn")) {
-    if (!strcmp(mode, "pause")) spawn_pause(strtol(id, NULL, 10), file, argv, envp);
-    else spawn_process(strtol(id, NULL, 10), !strcmp(want_stdin, "1"), file, argv, envp);
+    if (!strcmp(mode, "pause")) spawn_pause(strtol(id, NULL, 10), pid_namespace, file, argv, envp);
+    else spawn_process(strtol(id, NULL, 10), !strcmp(want_stdin, "1"), pid_namespace, file, argv, envp);
   }
   free(argv);
   free(envp);
@@ -440,6 +473,7 @@ int spawn_server_main(const char *name) {
     setrlimit(RLIMIT_NOFILE, &limit);
   }
   signal(SIGPIPE, SIG_IGN);
+  own_pid_namespace = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
   runtime_address.sun_family = AF_UNIX;
   size_t name_length = strlen(name);
   if (name_length + 1 > sizeof runtime_address.sun_path) return 2;

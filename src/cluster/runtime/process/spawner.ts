@@ -18,6 +18,8 @@ export interface SpawnOptions {
   args: string[];
   env: Record<string, string>;
   stdin: boolean;
+  /** The C spawn server only: see SpawnPlan.pidNamespace. */
+  pidNamespace?: "new" | number;
 }
 
 export interface ProcessExitStatus {
@@ -85,6 +87,7 @@ interface SpawnRequest {
   env: Record<string, string>;
   stdin: boolean;
   stdioPath: string;
+  pidNamespace?: "new" | number;
 }
 
 /** The Node helper: JSON messages over the IPC channel of child_process.fork. */
@@ -137,7 +140,7 @@ function pipeLink(helper: ChildProcess, onMessage: (message: Message) => void): 
   return {
     send: (request) => {
       const env = Object.entries(request.env).map(([key, value]) => `${key}=${value}`);
-      const words = ["spawn", String(request.id), request.mode, request.stdin ? "1" : "0", request.file, String(request.args.length), ...request.args, String(env.length), ...env];
+      const words = ["spawn", String(request.id), request.mode, request.stdin ? "1" : "0", String(request.pidNamespace ?? ""), request.file, String(request.args.length), ...request.args, String(env.length), ...env];
       // The requests of one event-loop turn (a burst) go out in one write: one wake-up of the server.
       if (stdin.writableCorked === 0) {
         stdin.cork();
@@ -159,6 +162,8 @@ function pipeLink(helper: ChildProcess, onMessage: (message: Message) => void): 
 export class Spawner {
   private readonly helper: ChildProcess;
   private readonly link: HelperLink;
+  /** The C spawn server (it can fork into pid namespaces), not the Node helper. */
+  private readonly native: boolean;
   private readonly server: Server;
   private readonly stdioPath: string;
   private readonly pending = new Map<number, Pending>();
@@ -169,6 +174,7 @@ export class Spawner {
     this.helper = helper;
     this.server = server;
     this.stdioPath = stdioPath;
+    this.native = native;
     const onMessage = (message: Message): void => this.onMessage(message);
     this.link = native ? pipeLink(helper, onMessage) : ipcLink(helper, onMessage);
     helper.once("exit", (code, signal) => {
@@ -297,6 +303,7 @@ export class Spawner {
     if ([options.file, ...options.args, ...Object.entries(options.env).flat()].some((word) => word.includes("\0"))) {
       return Promise.reject(new TypeError("a program, argument or environment variable contains a null byte"));
     }
+    if (options.pidNamespace !== undefined && !this.native) return Promise.reject(new Error("only the compiled spawn server forks into pid namespaces"));
     const id = this.nextId++;
     let settleLine!: (line: string) => void;
     let settleExit!: (status: ProcessExitStatus) => void;
@@ -326,7 +333,7 @@ export class Spawner {
       };
       this.pending.set(id, pending);
       this.updateRef();
-      this.link.send({ type: "spawn", id, mode, file: options.file, args: options.args, env: options.env, stdin: options.stdin, stdioPath: this.stdioPath });
+      this.link.send({ type: "spawn", id, mode, file: options.file, args: options.args, env: options.env, stdin: options.stdin, stdioPath: this.stdioPath, ...(options.pidNamespace !== undefined ? { pidNamespace: options.pidNamespace } : {}) });
     });
   }
 
