@@ -11,14 +11,8 @@ import { loadConfigFile, type BerthConfig } from "../config/load.ts";
 import type { Cloud } from "../templates/model.ts";
 import { lintSource } from "../pipeline/lint.ts";
 import { formatDiagnostic } from "../pipeline/diagnostics.ts";
-import { Controller, connectionOf } from "../controller/provisioner.ts";
-import { startAgentEndpoint } from "../controller/agent-hub.ts";
+import type { Controller } from "../controller/provisioner.ts";
 import type { ConnectionSettings } from "../kube/connect.ts";
-import { createKubeClient } from "../kube/client.ts";
-import { BuildOutput } from "../build/output.ts";
-import { runBuild } from "../build/run-build.ts";
-import { credentialStore } from "../build/credentials.ts";
-import { interruption } from "../build/frame.ts";
 import type { InputPolicy } from "../build/services.ts";
 import { berthHome, embeddedCluster, type EmbeddedCluster } from "./embedded.ts";
 import { TerminalProgress } from "./progress.ts";
@@ -101,6 +95,12 @@ async function runCommand(file: string, opts: RunOptions): Promise<number> {
     for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
     return EXIT_BAD_INPUT;
   }
+  // Loaded only now, so that `berth --help`, `berth lint` and a Jenkinsfile with errors do not wait for the
+  // build runtime and the Kubernetes client (about a second of module loading).
+  const [{ Controller, connectionOf }, { startAgentEndpoint }, { createKubeClient }, { BuildOutput }, { runBuild }, { credentialStore }, { interruption }] = await Promise.all([
+    import("../controller/provisioner.ts"), import("../controller/agent-hub.ts"), import("../kube/client.ts"),
+    import("../build/output.ts"), import("../build/run-build.ts"), import("../build/credentials.ts"), import("../build/frame.ts"),
+  ]);
   const config = findConfig(jenkinsfile, opts.config);
   for (const w of config.warnings) process.stderr.write(`berth: warning: ${w}\n`);
   const params = parseParams(opts.param);
