@@ -20,8 +20,10 @@
  *   container OPTIONS -- COMMAND...
  *     --pod PID           join the pid, uts and ipc namespaces of the pod's pause process (then fork)
  *     --in-pid-namespace  the spawn server already forked this process into that pid namespace: no fork
- *     --layer DIR         the writable layer: DIR/upper, DIR/work, DIR/root
- *     --layer-tmpfs       ... in a tmpfs mounted on DIR first
+ *     --root DIR          where the container's root is mounted: any existing directory (the mount is
+ *                         private to the container's namespace, so every container can use the same one)
+ *     --upper DIR --work DIR   the writable layer's directories (made here; two inodes on disk per container)
+ *     --layer-tmpfs DIR   instead: a tmpfs mounted on DIR (any existing directory) holds upper and work
  *     --cgroup DIR        join that cgroup (repeatable)
  *     --bind SRC DST      bind SRC at DST in the container; --bind-ro read-only (repeatable)
  *     --wd DIR --uid N --gid N --groups LIST (comma separated, may be empty)
@@ -210,8 +212,7 @@ struct bind {
 struct options {
   pid_t pod, target;
   int in_pid_namespace;
-  const char *layer;
-  int layer_tmpfs;
+  const char *root, *upper, *work, *layer_tmpfs;
   const char *cgroups[MAX_LIST];
   size_t cgroup_count;
   struct bind binds[MAX_LIST];
@@ -233,8 +234,10 @@ static void parse_options(char **argv, struct options *o) {
       break;
     } else if (!strcmp(a, "--pod")) o->pod = (pid_t)parse_number(VALUE(), "pid");
     else if (!strcmp(a, "--target")) o->target = (pid_t)parse_number(VALUE(), "pid");
-    else if (!strcmp(a, "--layer")) o->layer = VALUE();
-    else if (!strcmp(a, "--layer-tmpfs")) o->layer_tmpfs = 1;
+    else if (!strcmp(a, "--root")) o->root = VALUE();
+    else if (!strcmp(a, "--upper")) o->upper = VALUE();
+    else if (!strcmp(a, "--work")) o->work = VALUE();
+    else if (!strcmp(a, "--layer-tmpfs")) o->layer_tmpfs = VALUE();
     else if (!strcmp(a, "--in-pid-namespace")) o->in_pid_namespace = 1;
     else if (!strcmp(a, "--cgroup")) {
       if (o->cgroup_count == MAX_LIST) fail("too many cgroups");
@@ -412,14 +415,17 @@ static void container_child(const struct options *o) {
   char **submounts;
   size_t submount_count = host_submounts(&submounts);
 
-  const char *layer = o->layer;
-  char upper[PATH_MAX], work[PATH_MAX], root[PATH_MAX], data[3 * PATH_MAX + 64], target[PATH_MAX];
-  snprintf(upper, sizeof upper, "%s/upper", layer);
-  snprintf(work, sizeof work, "%s/work", layer);
-  snprintf(root, sizeof root, "%s/root", layer);
-  if (!make_directories(layer, 0755)) fail("cannot prepare the container's writable layer");
-  if (o->layer_tmpfs && mount("berth-layer", layer, "tmpfs", 0, "mode=0755") != 0) fail("cannot mount the container's writable layer: %s", strerror(errno));
-  if (!make_directories(upper, 0755) || !make_directories(work, 0755) || !make_directories(root, 0755)) fail("cannot prepare the container's root");
+  const char *root = o->root;
+  char upper[PATH_MAX], work[PATH_MAX], data[3 * PATH_MAX + 64], target[PATH_MAX];
+  if (o->layer_tmpfs) {
+    if (mount("berth-layer", o->layer_tmpfs, "tmpfs", 0, "mode=0755") != 0) fail("cannot mount the container's writable layer: %s", strerror(errno));
+    snprintf(upper, sizeof upper, "%s/upper", o->layer_tmpfs);
+    snprintf(work, sizeof work, "%s/work", o->layer_tmpfs);
+  } else {
+    snprintf(upper, sizeof upper, "%s", o->upper);
+    snprintf(work, sizeof work, "%s", o->work);
+  }
+  if (mkdir(upper, 0755) != 0 || mkdir(work, 0755) != 0) fail("cannot prepare the container's writable layer: %s", strerror(errno));
   snprintf(data, sizeof data, "lowerdir=/,upperdir=%s,workdir=%s", upper, work);
   if (mount("berth-rootfs", root, "overlay", 0, data) != 0) fail("cannot mount the container's root: %s", strerror(errno));
   const char *rbinds[] = {"/dev", "/sys"};
@@ -429,19 +435,21 @@ static void container_child(const struct options *o) {
   }
   in_root(target, root, "/proc");
   if (mount("proc", target, "proc", 0, NULL) != 0) fail("cannot mount the container's /proc: %s", strerror(errno));
-  size_t layer_length = strlen(layer);
   for (size_t i = 0; i < submount_count; i++) {
     in_root(target, root, submounts[i]);
     if (!make_directories(target, 0755) || mount(submounts[i], target, NULL, MS_BIND | MS_REC, NULL) != 0) {
       fail("cannot bind %s into the container: %s", submounts[i], strerror(errno));
     }
-    /* When the layer lies on this mount (a tmpfs /tmp), the recursive bind copied the container's own root
-       into itself: detach that copy. */
+    /* When the root's (or the layer's tmpfs's) mount point lies on this mount (a tmpfs /tmp), the recursive
+       bind copied the container's own mounts into themselves: detach those copies. */
+    const char *points[] = {root, o->layer_tmpfs};
     size_t l = strlen(submounts[i]);
-    if (layer_length > l && !strncmp(layer, submounts[i], l) && layer[l] == '/') {
-      char copy[PATH_MAX];
-      in_root(copy, root, o->layer_tmpfs ? layer : root);
-      umount2(copy, MNT_DETACH);
+    for (size_t j = 0; j < 2; j++) {
+      if (points[j] && strlen(points[j]) > l && !strncmp(points[j], submounts[i], l) && points[j][l] == '/') {
+        char copy[PATH_MAX];
+        in_root(copy, root, points[j]);
+        umount2(copy, MNT_DETACH);
+      }
     }
   }
   /* Directories first, then files: a file may be mounted inside a directory volume. */
@@ -460,7 +468,7 @@ static void container_child(const struct options *o) {
 static int container_main(char **argv) {
   struct options o;
   parse_options(argv, &o);
-  if (!o.pod || !o.layer) fail("container needs --pod and --layer");
+  if (!o.pod || !o.root || !(o.layer_tmpfs || (o.upper && o.work))) fail("container needs --pod, --root and --upper and --work or --layer-tmpfs");
   enter(open_namespace(o.pod, "ns/ipc"), CLONE_NEWIPC, "pod's ipc");
   enter(open_namespace(o.pod, "ns/uts"), CLONE_NEWUTS, "pod's uts");
   if (!o.in_pid_namespace) {

@@ -90,9 +90,10 @@ export function launcherPausePlan(launcher: string, hostname: string): SpawnPlan
 export interface LauncherContainerLaunch {
   cgroupDirectories: string[];
   pausePid: number;
-  /** Host directory of the container's writable layer (made by the launcher). */
-  layerDirectory: string;
-  layerInMemory: boolean;
+  /** Where the root is mounted: one existing directory for all containers (the mount is private to each). */
+  rootMountPoint: string;
+  /** The writable layer: directories the launcher makes (on disk), or a tmpfs it mounts on an existing directory. */
+  layer: { upper: string; work: string } | { tmpfsMountPoint: string };
   mounts: Mount[];
   workingDir: string;
   command: string[];
@@ -109,8 +110,8 @@ export function launcherContainerPlan(launcher: string, launch: LauncherContaine
       "container",
       "--pod", String(launch.pausePid),
       "--in-pid-namespace",
-      "--layer", launch.layerDirectory,
-      ...(launch.layerInMemory ? ["--layer-tmpfs"] : []),
+      "--root", launch.rootMountPoint,
+      ...("tmpfsMountPoint" in launch.layer ? ["--layer-tmpfs", launch.layer.tmpfsMountPoint] : ["--upper", launch.layer.upper, "--work", launch.layer.work]),
       ...cgroupArgs(launch.cgroupDirectories),
       ...launch.mounts.flatMap((m) => [m.readonly ? "--bind-ro" : "--bind", m.hostPath, m.containerPath]),
       "--wd", launch.workingDir,

@@ -96,6 +96,8 @@ interface ContainerRecord {
   /** Live output for attach: "stdout"/"stderr" events with Buffers, "exit" once. */
   output: EventEmitter;
   stdinClaimed: boolean;
+  /** What startContainer made in the state directory (the writable layer), deleted with the container. */
+  scratch: string[];
 }
 
 function newId(): string {
@@ -164,6 +166,9 @@ export class ProcessRuntime implements ContainerRuntime {
   static async create(options: ProcessRuntimeOptions = {}): Promise<ProcessRuntime> {
     const stateDirectory = options.stateDirectory ? resolve(options.stateDirectory) : mkdtempSync(join(tmpdir(), "berth-runtime-"));
     mkdirSync(join(stateDirectory, "probe"), { recursive: true });
+    // Shared by every container the launcher starts: its root and (in memory) its layer are mounted on
+    // these inside the container's own mount namespace.
+    for (const dir of ["containers", "rootfs", "layer"]) mkdirSync(join(stateDirectory, dir), { recursive: true });
     const shell = options.launcher === "shell" || process.env.BERTH_RUNTIME_LAUNCHER === "shell";
     // Built (or found in the cache) while the host is probed; only isolated starts use it, which need root.
     const wanted = !shell && options.isolation !== "off" && process.platform === "linux" && process.getuid?.() === 0;
@@ -339,6 +344,7 @@ export class ProcessRuntime implements ContainerRuntime {
       execGroups: new Set(),
       output: new EventEmitter(),
       stdinClaimed: false,
+      scratch: [],
     };
     this.containers.set(id, record);
     this.emit("created", record);
@@ -365,12 +371,17 @@ export class ProcessRuntime implements ContainerRuntime {
     let plan: SpawnPlan;
     const launcher = this.launcherPath;
     if (this.isolation && record.sandbox.pausePid !== undefined && launcher) {
-      // The launcher makes the layer's directories and tells files from directories itself.
+      // The launcher makes the layer's directories and tells files from directories itself. On disk, two
+      // directories per container and no more: each inode allocated (and freed) costs ext4 real CPU in a burst.
+      const layerDirectory = this.layerDirectory(record);
+      const onDisk = { upper: `${layerDirectory}.upper`, work: `${layerDirectory}.work` };
+      const layer = this.layerInMemory ? { tmpfsMountPoint: join(this.stateDirectory, "layer") } : onDisk;
+      if (!this.layerInMemory) record.scratch.push(onDisk.upper, onDisk.work);
       plan = launcherContainerPlan(launcher, {
         cgroupDirectories,
         pausePid: record.sandbox.pausePid,
-        layerDirectory: this.layerDirectory(record),
-        layerInMemory: this.layerInMemory,
+        rootMountPoint: join(this.stateDirectory, "rootfs"),
+        layer,
         mounts: record.config.mounts ?? [],
         workingDir: record.workingDir,
         command,
@@ -379,6 +390,7 @@ export class ProcessRuntime implements ContainerRuntime {
     } else if (this.isolation && record.sandbox.pausePid !== undefined) {
       const layerDirectory = this.layerDirectory(record);
       const layerInMemory = this.layerInMemory;
+      record.scratch.push(layerDirectory, `${layerDirectory}.fstab`);
       await Promise.all(layerInMemory ? [mkdir(layerDirectory, { recursive: true })] : ["upper", "work", "root"].map((d) => mkdir(join(layerDirectory, d), { recursive: true })));
       const mounts = await Promise.all(
         (record.config.mounts ?? []).map(async (mount) => ({ ...mount, directory: await stat(mount.hostPath).then((s) => s.isDirectory(), () => true) })),
@@ -503,7 +515,7 @@ export class ProcessRuntime implements ContainerRuntime {
       }
     }
     // Asynchronous: a burst of deletions must not stall the event loop the whole cluster shares.
-    await Promise.all([rm(this.layerDirectory(record), { recursive: true, force: true }), rm(`${this.layerDirectory(record)}.fstab`, { force: true })]);
+    await Promise.all(record.scratch.map((path) => rm(path, { recursive: true, force: true })));
     this.containers.delete(containerId);
     this.emit("deleted", record);
   }
