@@ -72,7 +72,9 @@ export interface ListPosition {
 }
 
 // An object's text is written once, to the change log; the objects table names the change that
-// holds each object's current state. Compaction keeps the changes objects still point at.
+// holds each object's current state. Compaction keeps the changes objects still point at: a change
+// becomes droppable when its object is written again or deleted (the superseded table lists those
+// still inside the history, so compaction deletes by key instead of searching).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS objects (
   kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, rv INTEGER NOT NULL,
@@ -80,7 +82,12 @@ CREATE TABLE IF NOT EXISTS objects (
 CREATE TABLE IF NOT EXISTS changes (
   rv INTEGER PRIMARY KEY, kind TEXT NOT NULL, namespace TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, previous TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS superseded (rv INTEGER PRIMARY KEY);
 `;
+
+/** Version 2: the objects table points into the change log, and superseded lists the changes no object points at. */
+const SCHEMA_VERSION = "2";
+const LIST_SUPERSEDED = "INSERT OR IGNORE INTO superseded (rv) SELECT rv FROM changes WHERE rv NOT IN (SELECT rv FROM objects);";
 
 /**
  * Databases written before the text was stored once kept it in objects.data too: each object's text
@@ -157,8 +164,9 @@ export class Storage {
     this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
     if (options.externalCheckpoints) this.#db.exec("PRAGMA wal_autocheckpoint=0;");
     this.#db.exec(SCHEMA);
-    if (this.#db.prepare("SELECT 1 FROM pragma_table_info('objects') WHERE name = 'data'").get()) {
-      this.#db.exec(`BEGIN IMMEDIATE; ${MIGRATE_OBJECTS_DATA} COMMIT;`);
+    if ((this.#db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined)?.value !== SCHEMA_VERSION) {
+      const movesData = this.#db.prepare("SELECT 1 FROM pragma_table_info('objects') WHERE name = 'data'").get() !== undefined;
+      this.#db.exec(`BEGIN IMMEDIATE; ${movesData ? MIGRATE_OBJECTS_DATA : ""} ${LIST_SUPERSEDED} INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', '${SCHEMA_VERSION}'); COMMIT;`);
     }
     // Without group commit every write is answered at once, so its COMMIT has to sync by itself.
     // (The WAL file exists once the schema statement has run.)
@@ -180,7 +188,11 @@ export class Storage {
       remove: prepare("DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?"),
       logChange: prepare("INSERT INTO changes (rv, kind, namespace, type, data, previous) VALUES (?, ?, ?, ?, ?, ?)"),
       changesSince: prepare("SELECT rv, kind, namespace, type, data, previous FROM changes WHERE rv > ? AND kind = ? ORDER BY rv"),
-      compact: prepare("DELETE FROM changes WHERE rv <= ? AND rv NOT IN (SELECT rv FROM objects)"),
+      currentOf: prepare("SELECT rv FROM objects WHERE kind = ? AND namespace = ? AND name = ?"),
+      supersede: prepare("INSERT INTO superseded (rv) VALUES (?)"),
+      dropChange: prepare("DELETE FROM changes WHERE rv = ?"),
+      compact: prepare("DELETE FROM changes WHERE rv IN (SELECT rv FROM superseded WHERE rv <= ?)"),
+      compactSuperseded: prepare("DELETE FROM superseded WHERE rv <= ?"),
       setMeta: prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
       getMeta: prepare("SELECT value FROM meta WHERE key = ?"),
       kindsInNs: prepare("SELECT DISTINCT kind FROM objects WHERE namespace = ?"),
@@ -318,10 +330,15 @@ export class Storage {
     // A savepoint per write, so a failing statement undoes only its own write, not the batch.
     this.#statements.savepoint!.run();
     try {
+      if (!insertOnly) {
+        const current = this.#statements.currentOf!.get(storageKey, namespace, name) as { rv: number } | undefined;
+        if (current) this.#supersede(Number(current.rv));
+      }
       if (type === "DELETED") this.#statements.remove!.run(storageKey, namespace, name);
       else if (insertOnly) this.#statements.insert!.run(storageKey, namespace, name, rv);
       else this.#statements.upsert!.run(storageKey, namespace, name, rv);
       this.#statements.logChange!.run(rv, storageKey, namespace, type, data, previous ? JSON.stringify(previous) : null);
+      if (type === "DELETED") this.#supersede(rv);
       this.#statements.release!.run();
     } catch (error) {
       this.#statements.rollbackTo!.run();
@@ -416,9 +433,16 @@ export class Storage {
     this.compact(keepFrom);
   }
 
-  /** Drops the change log up to and including `rv`. */
+  /** A change no object points at any more: gone at once if compaction has passed it, else at the next compaction. */
+  #supersede(rv: number): void {
+    if (rv <= this.#compactedRV) this.#statements.dropChange!.run(rv);
+    else this.#statements.supersede!.run(rv);
+  }
+
+  /** Drops the change log up to and including `rv`, except the changes that hold objects' current state. */
   compact(rv: number): void {
     this.#statements.compact!.run(rv);
+    this.#statements.compactSuperseded!.run(rv);
     this.#compactedRV = rv;
     this.setMeta("compactedRV", String(rv));
   }

@@ -82,7 +82,7 @@ test("close syncs what is committed and tells its waiters", async () => {
   }
 });
 
-test("compaction keeps the changes that hold objects' current state", async () => {
+test("compaction keeps the changes that hold objects' current state and drops the rest", async () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
   try {
     const storage = new Storage(join(dir, "state.db"), { groupCommit: false });
@@ -93,6 +93,19 @@ test("compaction keeps the changes that hold objects' current state", async () =
     assert.deepEqual(storage.get("configmaps", "default", "kept"), kept);
     assert.deepEqual([...storage.list("configmaps", "default")].map((o) => o.metadata.name), ["churned", "kept"]);
     assert.deepEqual(storage.changesSince("configmaps", storage.compactedRV), [], "changes at or before the compaction point are not served");
+    const { DatabaseSync } = await import("node:sqlite");
+    const logged = (): number[] => {
+      const db = new DatabaseSync(join(dir, "state.db"));
+      const rvs = (db.prepare("SELECT rv FROM changes ORDER BY rv").all() as { rv: number }[]).map((r) => Number(r.rv));
+      db.close();
+      return rvs;
+    };
+    assert.deepEqual(logged(), [Number(kept.metadata.resourceVersion), Number(churned.metadata.resourceVersion)], "the superseded changes are gone");
+    churned = storage.put("configmaps", { ...churned, data: { i: "again" } }, churned);
+    storage.remove("configmaps", storage.get("configmaps", "default", "kept")!);
+    assert.deepEqual(logged(), [Number(churned.metadata.resourceVersion), storage.currentRV], "a current state passed by compaction goes as soon as it is superseded; the new changes stay until compacted");
+    storage.compact(storage.currentRV);
+    assert.deepEqual(logged(), [Number(churned.metadata.resourceVersion)]);
     storage.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
