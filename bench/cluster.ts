@@ -105,6 +105,24 @@ async function createPod(name: string): Promise<void> {
   await client.create(`/api/v1/namespaces/${NS}/pods`, podBody(name));
 }
 
+/** BURST_PROFILE=<file>: a V8 CPU profile of this process during the burst alone (open in Chrome DevTools). */
+async function startProfile(): Promise<{ stop(path: string): Promise<void> }> {
+  const { Session } = await import("node:inspector/promises");
+  const { writeFileSync } = await import("node:fs");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 500 });
+  await session.post("Profiler.start");
+  return {
+    async stop(path: string) {
+      const { profile } = await session.post("Profiler.stop");
+      writeFileSync(path, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 async function inBatches(names: string[], concurrency: number, fn: (name: string) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -158,10 +176,12 @@ await waitFor(() => gone.has("exec-target"));
 await sleep(500);
 const baseline = processCount();
 const burst = Array.from({ length: BURST_PODS }, (_, i) => `burst-${i}`);
+const profiler = process.env.BURST_PROFILE ? await startProfile() : undefined;
 const burstCpu = cpuSeconds();
 const burstStart = performance.now();
 await inBatches(burst, 64, createPod);
 await waitFor(() => burst.every((n) => runningAt.has(n)));
+if (profiler) await profiler.stop(String(process.env.BURST_PROFILE));
 const burstUp = (performance.now() - burstStart) / 1000;
 const burstUpCpu = cpuSeconds().self - burstCpu.self;
 const allBound = (Math.max(...burst.map((n) => boundAt.get(n) as number)) - burstStart) / 1000;

@@ -5,7 +5,7 @@
 // the scheduler and kubelets, and its Watch puts a 30 s inactivity timeout on every watch. The components
 // only need raw JSON over HTTPS with keep-alive, list+watch and merge patches, which node:https gives
 // directly. The tests use client-node as a user would.
-import { Agent, request, type RequestOptions } from "node:https";
+import { Agent, request, type RequestOptions as HttpsRequestOptions } from "node:https";
 import type { IncomingMessage } from "node:http";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kubernetes objects are open-ended JSON
@@ -44,55 +44,71 @@ export interface WatchHandle {
   stop(): void;
 }
 
+/** How one request is sent and its answer read. */
+export interface RequestOptions {
+  /** Content-Type of the body (default application/json). */
+  contentType?: string;
+  /** Send on the few sockets kept for events, so a burst of them never queues ahead of status writes. */
+  lowPriority?: boolean;
+  /**
+   * The caller has no use for a successful answer: it is drained without being decoded and the promise
+   * resolves with an empty object (a pod is several kilobytes of JSON; errors are still decoded).
+   */
+  discardResponse?: boolean;
+}
+
 export class ApiClient {
   readonly url: URL;
-  private readonly token: string;
   private readonly agent: Agent;
-  /** Events go through their own few sockets so a burst of them never queues ahead of status writes. */
   private readonly eventAgent: Agent;
-  private readonly userAgent: string;
-  private readonly caCertPem: string;
+  /** Headers every request carries, built once. */
+  private readonly baseHeaders: Record<string, string>;
 
   constructor(options: ApiClientOptions) {
     this.url = new URL(options.url);
-    this.token = options.token;
-    this.caCertPem = options.caCertPem;
-    this.userAgent = options.userAgent;
+    this.baseHeaders = { Authorization: `Bearer ${options.token}`, Accept: "application/json", "User-Agent": options.userAgent };
     this.agent = new Agent({ keepAlive: true, maxSockets: 32, ca: options.caCertPem });
     this.eventAgent = new Agent({ keepAlive: true, maxSockets: 4, ca: options.caCertPem });
   }
 
-  private options(method: string, path: string, headers: Record<string, string>, lowPriority = false): RequestOptions {
+  // The CA lives in the agents only: a `ca` in each request's options would be copied into every
+  // connection-pool key lookup (a PEM string hashed per request).
+  private options(method: string, path: string, headers: Record<string, string> | undefined, lowPriority = false): HttpsRequestOptions {
     return {
       method,
       host: this.url.hostname,
       port: this.url.port,
       path,
       agent: lowPriority ? this.eventAgent : this.agent,
-      ca: this.caCertPem,
-      headers: { Authorization: `Bearer ${this.token}`, Accept: "application/json", "User-Agent": this.userAgent, ...headers },
+      headers: headers ? { ...this.baseHeaders, ...headers } : this.baseHeaders,
     };
   }
 
-  /** One request with a JSON (or merge-patch) body; resolves with the decoded answer, throws ApiStatusError. */
-  request(method: string, path: string, body?: unknown, contentType = "application/json", lowPriority = false): Promise<Obj> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string> = payload ? { "Content-Type": contentType, "Content-Length": String(payload.length) } : {};
+  /** One request with a JSON (or patch) body; resolves with the decoded answer, throws ApiStatusError. */
+  request(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<Obj> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers = payload === undefined ? undefined : { "Content-Type": options.contentType ?? "application/json", "Content-Length": String(Buffer.byteLength(payload)) };
     return new Promise((resolve, reject) => {
-      const req = request(this.options(method, path, headers, lowPriority), (res) => {
+      const req = request(this.options(method, path, headers, options.lowPriority), (res) => {
+        const code = res.statusCode ?? 0;
+        const ok = code >= 200 && code < 300;
+        res.on("error", reject);
+        if (ok && options.discardResponse) {
+          res.on("end", () => resolve({}));
+          res.resume();
+          return;
+        }
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("error", reject);
         res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
+          const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8");
           let parsed: Obj | undefined;
           try {
             parsed = text ? (JSON.parse(text) as Obj) : {};
           } catch {
             parsed = undefined;
           }
-          const code = res.statusCode ?? 0;
-          if (code >= 200 && code < 300 && parsed) resolve(parsed);
+          if (ok && parsed) resolve(parsed);
           else reject(new ApiStatusError(code, parsed, text));
         });
       });
@@ -104,17 +120,17 @@ export class ApiClient {
   get(path: string): Promise<Obj> {
     return this.request("GET", path);
   }
-  create(path: string, body: Obj): Promise<Obj> {
-    return this.request("POST", path, body);
+  create(path: string, body: Obj, options: RequestOptions = {}): Promise<Obj> {
+    return this.request("POST", path, body, options);
   }
-  mergePatch(path: string, body: Obj): Promise<Obj> {
-    return this.request("PATCH", path, body, "application/merge-patch+json");
+  mergePatch(path: string, body: Obj, options: RequestOptions = {}): Promise<Obj> {
+    return this.request("PATCH", path, body, { ...options, contentType: "application/merge-patch+json" });
   }
-  strategicPatch(path: string, body: Obj): Promise<Obj> {
-    return this.request("PATCH", path, body, "application/strategic-merge-patch+json");
+  strategicPatch(path: string, body: Obj, options: RequestOptions = {}): Promise<Obj> {
+    return this.request("PATCH", path, body, { ...options, contentType: "application/strategic-merge-patch+json" });
   }
-  delete(path: string, options?: Obj): Promise<Obj> {
-    return this.request("DELETE", path, options);
+  delete(path: string, deleteOptions?: Obj, options: RequestOptions = {}): Promise<Obj> {
+    return this.request("DELETE", path, deleteOptions, options);
   }
 
   /** Streams watch events of a collection path from a resourceVersion; one callback per line. */
@@ -124,7 +140,7 @@ export class ApiClient {
     params.set("allowWatchBookmarks", "true");
     let response: IncomingMessage | undefined;
     let stopped = false;
-    const req = request(this.options("GET", `${path}?${params.toString()}`, {}));
+    const req = request(this.options("GET", `${path}?${params.toString()}`, undefined));
     const done = new Promise<void>((resolve) => {
       req.on("error", () => resolve());
       req.on("response", (res) => {
@@ -168,9 +184,9 @@ export class ApiClient {
     };
   }
 
-  /** Event writes: best effort, on the low-priority sockets. */
-  event(method: "POST" | "PATCH", path: string, body: Obj): Promise<Obj> {
-    return this.request(method, path, body, method === "PATCH" ? "application/merge-patch+json" : "application/json", true);
+  /** Event writes: best effort, on the low-priority sockets; nobody reads the stored event back. */
+  event(method: "POST" | "PATCH", path: string, body: Obj): Promise<void> {
+    return this.request(method, path, body, { contentType: method === "PATCH" ? "application/merge-patch+json" : "application/json", lowPriority: true, discardResponse: true }).then(() => undefined);
   }
 
   close(): void {

@@ -35,11 +35,17 @@ export class EventRecorder {
   private readonly client: ApiClient;
   private readonly source: EventSource;
   /** Aggregation key -> the stored event's name and count; bounded, oldest forgotten first. */
-  private readonly seen = new Map<string, { name: string; count: number }>();
+  private readonly seen = new Map<string, { name: string; count: number; uid: string }>();
+  /** The aggregation keys of each object, so forgetting one pod does not scan every key. */
+  private readonly keysByUid = new Map<string, Set<string>>();
 
-  constructor(client: ApiClient, source: EventSource) {
+  /** Aggregation keys kept (client-go's cache keeps 4,096); the oldest is forgotten first. */
+  private readonly maxRemembered: number;
+
+  constructor(client: ApiClient, source: EventSource, maxRemembered = 5000) {
     this.client = client;
     this.source = source;
+    this.maxRemembered = maxRemembered;
   }
 
   /** Writes the event in the background; a failure (namespace gone) never affects the caller. */
@@ -49,7 +55,21 @@ export class EventRecorder {
 
   /** Forgets aggregation state of an object (its events expire with it). */
   forget(uid: string): void {
-    for (const key of this.seen.keys()) if (key.startsWith(`${uid}\0`)) this.seen.delete(key);
+    for (const key of this.keysByUid.get(uid) ?? []) this.seen.delete(key);
+    this.keysByUid.delete(uid);
+  }
+
+  private remember(key: string, uid: string, name: string): void {
+    this.seen.set(key, { name, count: 1, uid });
+    let keys = this.keysByUid.get(uid);
+    if (!keys) this.keysByUid.set(uid, (keys = new Set()));
+    keys.add(key);
+    if (this.seen.size <= this.maxRemembered) return;
+    const [oldestKey, oldest] = this.seen.entries().next().value as [string, { uid: string }];
+    this.seen.delete(oldestKey);
+    const siblings = this.keysByUid.get(oldest.uid);
+    siblings?.delete(oldestKey);
+    if (siblings?.size === 0) this.keysByUid.delete(oldest.uid);
   }
 
   private async write(object: InvolvedObject, type: string, reason: string, message: string): Promise<void> {
@@ -63,8 +83,7 @@ export class EventRecorder {
       return;
     }
     const name = `${object.name}.${uniqueHex()}`;
-    this.seen.set(key, { name, count: 1 });
-    if (this.seen.size > 5000) this.seen.delete(this.seen.keys().next().value as string);
+    this.remember(key, object.uid, name);
     const event: Obj = {
       apiVersion: "v1",
       kind: "Event",

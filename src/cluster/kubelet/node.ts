@@ -116,7 +116,7 @@ export class NodeHeartbeat {
     if (this.stopped) return;
     const spec = { holderIdentity: this.name, leaseDurationSeconds: LEASE_DURATION_SECONDS, renewTime: microTime(new Date()) };
     try {
-      await this.client.mergePatch(paths.lease(this.name), { spec });
+      await this.client.mergePatch(paths.lease(this.name), { spec }, { discardResponse: true });
     } catch (error) {
       if (!isNotFound(error)) throw error;
       await this.client.create(paths.leases(), {

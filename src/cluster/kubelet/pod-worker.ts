@@ -738,7 +738,7 @@ export class PodWorker {
       this.publish();
       await this.publishing;
       try {
-        await this.ctx.client.delete(paths.pod(this.namespace, this.name), { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0, preconditions: { uid: this.uid } });
+        await this.ctx.client.delete(paths.pod(this.namespace, this.name), { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0, preconditions: { uid: this.uid } }, { discardResponse: true });
       } catch {
         // Already gone, or replaced by a new pod of the same name: nothing left to do.
       }
@@ -777,7 +777,7 @@ export class PodWorker {
     if (json === this.lastStatus) return;
     this.publishing = (async () => {
       try {
-        await this.ctx.client.mergePatch(`${paths.pod(this.namespace, this.name)}/status`, { status });
+        await this.ctx.client.mergePatch(`${paths.pod(this.namespace, this.name)}/status`, { status }, { discardResponse: true });
         this.lastStatus = json;
       } catch (error) {
         if (error instanceof ApiStatusError && error.code === 404) this.goneFromApi = true;

@@ -228,7 +228,7 @@ export class Scheduler {
         kind: "Binding",
         metadata: { name, namespace, uid },
         target: { apiVersion: "v1", kind: "Node", name: node },
-      });
+      }, { discardResponse: true });
       this.events.emit({ kind: "Pod", namespace, name, uid }, "Normal", "Scheduled", `Successfully assigned ${namespace}/${name} to ${node}`);
     } catch (error) {
       if (!this.assumed.has(key)) return;
@@ -249,6 +249,6 @@ export class Scheduler {
     const current = ((pod.status?.conditions ?? []) as Obj[]).find((c) => c.type === "PodScheduled");
     if (current?.status === "False" && current.reason === "Unschedulable" && current.message === message) return;
     const condition = { type: "PodScheduled", status: "False", reason: "Unschedulable", message, lastProbeTime: null, lastTransitionTime: current?.status === "False" ? current.lastTransitionTime : new Date().toISOString().replace(/\.\d{3}Z$/, "Z") };
-    void this.client.strategicPatch(`${paths.pod(namespace, name)}/status`, { status: { conditions: [condition] } }).catch(() => undefined);
+    void this.client.strategicPatch(`${paths.pod(namespace, name)}/status`, { status: { conditions: [condition] } }, { discardResponse: true }).catch(() => undefined);
   }
 }
