@@ -402,9 +402,11 @@ export function groupVersionOf(rt: ResourceType): string {
   return rt.group ? `${rt.group}/${rt.version}` : rt.version;
 }
 
-/** Finds a resource by group, version and plural name. */
+const BY_PLURAL = new Map(RESOURCE_TYPES.map((rt) => [`${rt.group}/${rt.version}/${rt.plural}`, rt]));
+
+/** Finds a resource by group, version and plural name (every request's route asks). */
 export function findResource(group: string, version: string, plural: string): ResourceType | undefined {
-  return RESOURCE_TYPES.find((rt) => rt.group === group && rt.version === version && rt.plural === plural);
+  return BY_PLURAL.get(`${group}/${version}/${plural}`);
 }
 
 /** The group-versions served, core first, then the named groups in catalogue order. */

@@ -36,7 +36,8 @@ function resourceRoute(group: string, version: string, rest: string[]): Route | 
 export function route(pathname: string): Route | undefined {
   let segments: string[];
   try {
-    segments = pathname.split("/").filter((s) => s !== "").map(decodeURIComponent);
+    segments = pathname.split("/").filter((s) => s !== "");
+    if (pathname.includes("%")) segments = segments.map(decodeURIComponent);
   } catch {
     return undefined;
   }

@@ -53,10 +53,17 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 
 /** metav1.Time: RFC 3339, UTC, whole seconds. */
 export function formatTime(date: Date): string {
+  // A create formats the time twice and most writes fall in the same second as the previous one.
+  const second = Math.floor(date.getTime() / 1000);
+  if (second === lastFormatted.second) return lastFormatted.text;
   // "2026-01-01T00:00:00.000Z" → "2026-01-01T00:00:00Z" (years 0–9999 are 24 characters long).
   const iso = date.toISOString();
-  return iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, "Z");
+  const text = iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, "Z");
+  lastFormatted = { second, text };
+  return text;
 }
+
+let lastFormatted = { second: Number.NaN, text: "" };
 
 /** metav1.MicroTime: exactly six fractional digits, which Go parses strictly. */
 export function formatMicroTime(date: Date): string {
