@@ -10,16 +10,15 @@
  *
  * Modes (every argument is a separate word; no shell, no quoting):
  *
- *   pause [--pid1] HOSTNAME
- *     A pod's pause process: new mount, pid, uts and ipc namespaces; a child that is PID 1 there mounts
- *     the pod's /proc, sets the hostname, writes "ready" on stdout and then reaps orphans until its stdin
- *     reaches end of file (the runtime is gone) or SIGTERM comes. This process waits for it and exits as it
- *     did; the child is killed if this process dies (unshare --fork --kill-child). With --pid1 the spawn
- *     server already started this process as PID 1 of a new pid namespace: no fork.
+ *   pause HOSTNAME
+ *     A pod's pause process, started by the spawn server as PID 1 of a new pid namespace: new uts and ipc
+ *     namespaces, the hostname, "ready" on stdout, then it reaps orphans until its stdin reaches end of
+ *     file (the runtime is gone) or SIGTERM comes. (No mount namespace: nothing runs in the pause's own;
+ *     every container makes its own, with a /proc of the pod.)
  *
  *   container OPTIONS -- COMMAND...
- *     --pod PID           join the pid, uts and ipc namespaces of the pod's pause process (then fork)
- *     --in-pid-namespace  the spawn server already forked this process into that pid namespace: no fork
+ *     --pod PID           join the uts and ipc namespaces of the pod's pause process (the spawn server
+ *                         already forked this process into its pid namespace)
  *     --root DIR          where the container's root is mounted: any existing directory (the mount is
  *                         private to the container's namespace, so every container can use the same one)
  *     --upper DIR --work DIR   the writable layer's directories (made here; two inodes on disk per container)
@@ -35,13 +34,16 @@
  *     The spawner: starts every process of the runtime (spawn-server.c).
  *
  *   exec OPTIONS -- COMMAND...
- *     --target PID        the container's main process: its namespaces, root and working directory
- *     --in-pid-namespace  as for container
+ *     --target PID        the container's main process: its namespaces (the pid one entered by the spawn
+ *                         server), root and working directory
  *     --cgroup DIR, --uid, --gid, --groups as above
  *
  * Protocol with the runtime (as the shell chains): file descriptor 3 is a pipe; a launch that fails writes
  * "error <why>" to it and exits with 128, one that succeeds writes "started" and closes it just before
- * exec'ing the command. The forking parent closes its copy at once.
+ * exec'ing the command.
+ *
+ * Pid namespaces take effect for children only, so the spawn server forks each of these straight into the
+ * right one (spawn-server.c); no launcher forks again or stays behind as a waiting parent.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -56,7 +58,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -113,27 +114,6 @@ static int open_namespace(pid_t pid, const char *name) {
 static void enter(int fd, int type, const char *what) {
   if (setns(fd, type) != 0) fail("cannot enter the %s namespace: %s", what, strerror(errno));
   close(fd);
-}
-
-/*
- * The forking parent: waits for the child that runs the command and exits as it did (a signal death is
- * passed on as the same signal), like nsenter and unshare with --fork.
- */
-static void wait_and_mirror(pid_t child) {
-  int status;
-  close(CONTROL_FD);
-  while (waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) _exit(128);
-  }
-  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
-  int sig = WTERMSIG(status);
-  signal(sig, SIG_DFL);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, sig);
-  sigprocmask(SIG_UNBLOCK, &set, NULL);
-  kill(getpid(), sig);
-  _exit(128 + sig);
 }
 
 struct user {
@@ -211,7 +191,6 @@ struct bind {
 
 struct options {
   pid_t pod, target;
-  int in_pid_namespace;
   const char *root, *upper, *work, *layer_tmpfs;
   const char *cgroups[MAX_LIST];
   size_t cgroup_count;
@@ -238,7 +217,6 @@ static void parse_options(char **argv, struct options *o) {
     else if (!strcmp(a, "--upper")) o->upper = VALUE();
     else if (!strcmp(a, "--work")) o->work = VALUE();
     else if (!strcmp(a, "--layer-tmpfs")) o->layer_tmpfs = VALUE();
-    else if (!strcmp(a, "--in-pid-namespace")) o->in_pid_namespace = 1;
     else if (!strcmp(a, "--cgroup")) {
       if (o->cgroup_count == MAX_LIST) fail("too many cgroups");
       o->cgroups[o->cgroup_count++] = VALUE();
@@ -264,18 +242,9 @@ static void parse_options(char **argv, struct options *o) {
 
 /* ---------------------------------------------------------------------------------------------- pause */
 
-static int pause_main(const char *hostname, int pid1) {
-  if (unshare(CLONE_NEWNS | (pid1 ? 0 : CLONE_NEWPID) | CLONE_NEWUTS | CLONE_NEWIPC) != 0) fail("cannot create the pod's namespaces: %s", strerror(errno));
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("cannot make the pod's mounts private: %s", strerror(errno));
-  if (!pid1) {
-    pid_t child = fork();
-    if (child < 0) fail("cannot fork: %s", strerror(errno));
-    if (child > 0) wait_and_mirror(child);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-  }
-
-  /* PID 1 of the pod. */
-  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) != 0) fail("cannot mount the pod's /proc: %s", strerror(errno));
+static int pause_main(const char *hostname) {
+  if (getpid() != 1) fail("the pause process must be PID 1 of a new pid namespace (the spawn server starts it so)");
+  if (unshare(CLONE_NEWUTS | CLONE_NEWIPC) != 0) fail("cannot create the pod's namespaces: %s", strerror(errno));
   /* Best effort: a hostname the kernel rejects (too long) leaves the host's name in place. */
   if (sethostname(hostname, strlen(hostname)) != 0) {
     /* keep the host's */
@@ -405,7 +374,7 @@ static void bind_volume(const struct bind *b, const char *root) {
   }
 }
 
-/* Runs in the pod's pid namespace (the forked child): the container's mount namespace and root. */
+/* In the pod's pid namespace: the container's mount namespace and root. */
 static void container_child(const struct options *o) {
   for (size_t i = 0; i < o->cgroup_count; i++) join_cgroup(o->cgroups[i]);
   /* Not the pod's mount namespace: the container's own is copied from the host's as it is now, so volumes
@@ -471,12 +440,6 @@ static int container_main(char **argv) {
   if (!o.pod || !o.root || !(o.layer_tmpfs || (o.upper && o.work))) fail("container needs --pod, --root and --upper and --work or --layer-tmpfs");
   enter(open_namespace(o.pod, "ns/ipc"), CLONE_NEWIPC, "pod's ipc");
   enter(open_namespace(o.pod, "ns/uts"), CLONE_NEWUTS, "pod's uts");
-  if (!o.in_pid_namespace) {
-    enter(open_namespace(o.pod, "ns/pid"), CLONE_NEWPID, "pod's pid");
-    pid_t child = fork();
-    if (child < 0) fail("cannot fork: %s", strerror(errno));
-    if (child > 0) wait_and_mirror(child);
-  }
   container_child(&o);
   return 128;
 }
@@ -490,12 +453,6 @@ static int exec_main(char **argv) {
   int mnt = open_namespace(o.target, "ns/mnt"), root = open_namespace(o.target, "root"), cwd = open_namespace(o.target, "cwd");
   enter(open_namespace(o.target, "ns/ipc"), CLONE_NEWIPC, "container's ipc");
   enter(open_namespace(o.target, "ns/uts"), CLONE_NEWUTS, "container's uts");
-  if (!o.in_pid_namespace) {
-    enter(open_namespace(o.target, "ns/pid"), CLONE_NEWPID, "container's pid");
-    pid_t child = fork();
-    if (child < 0) fail("cannot fork: %s", strerror(errno));
-    if (child > 0) wait_and_mirror(child);
-  }
   /* The cgroups by their host paths, before leaving the host's mount namespace. */
   for (size_t i = 0; i < o.cgroup_count; i++) join_cgroup(o.cgroups[i]);
   enter(mnt, CLONE_NEWNS, "container's mount");
@@ -512,8 +469,7 @@ int spawn_server_main(const char *name);
 
 int main(int argc, char **argv) {
   if (argc >= 3 && !strcmp(argv[1], "serve")) return spawn_server_main(argv[2]);
-  if (argc >= 4 && !strcmp(argv[1], "pause") && !strcmp(argv[2], "--pid1")) return pause_main(argv[3], 1);
-  if (argc >= 3 && !strcmp(argv[1], "pause")) return pause_main(argv[2], 0);
+  if (argc >= 3 && !strcmp(argv[1], "pause")) return pause_main(argv[2]);
   if (argc >= 2 && !strcmp(argv[1], "container")) return container_main(argv + 2);
   if (argc >= 2 && !strcmp(argv[1], "exec")) return exec_main(argv + 2);
   fprintf(stderr, "usage: berth-launcher pause HOSTNAME | container OPTIONS -- COMMAND... | exec OPTIONS -- COMMAND...\n");

@@ -84,7 +84,7 @@ function cgroupArgs(cgroupDirectories: string[]): string[] {
 /** The pod's pause process (see launcher.c, mode pause). */
 export function launcherPausePlan(launcher: string, hostname: string): SpawnPlan {
   // PID 1 of the pod straight from the spawn server: no forking parent left waiting.
-  return { file: launcher, args: ["pause", "--pid1", hostname], pidNamespace: "new" };
+  return { file: launcher, args: ["pause", hostname], pidNamespace: "new" };
 }
 
 export interface LauncherContainerLaunch {
@@ -109,7 +109,6 @@ export function launcherContainerPlan(launcher: string, launch: LauncherContaine
     args: [
       "container",
       "--pod", String(launch.pausePid),
-      "--in-pid-namespace",
       "--root", launch.rootMountPoint,
       ...("tmpfsMountPoint" in launch.layer ? ["--layer-tmpfs", launch.layer.tmpfsMountPoint] : ["--upper", launch.layer.upper, "--work", launch.layer.work]),
       ...cgroupArgs(launch.cgroupDirectories),
@@ -134,6 +133,6 @@ export function launcherExecPlan(launcher: string, launch: LauncherExecLaunch): 
   return {
     file: launcher,
     pidNamespace: launch.targetPid,
-    args: ["exec", "--target", String(launch.targetPid), "--in-pid-namespace", ...cgroupArgs(launch.cgroupDirectories), ...userArgs(launch.user), "--", ...launch.command],
+    args: ["exec", "--target", String(launch.targetPid), ...cgroupArgs(launch.cgroupDirectories), ...userArgs(launch.user), "--", ...launch.command],
   };
 }

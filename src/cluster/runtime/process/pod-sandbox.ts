@@ -1,7 +1,7 @@
-// A pod sandbox of the process runtime. With isolation, it is a pause process that the launcher (or
-// unshare(1)) started in new pid, uts and ipc namespaces (and a mount namespace for its own /proc): every container of the pod
-// joins the first three (each has a mount namespace of its own), and killing the pause
-// process (PID 1 of the pod's pid namespace) makes the kernel kill every process left in the pod.
+// A pod sandbox of the process runtime. With isolation, it is a pause process in new pid, uts and ipc
+// namespaces (the launcher's, or unshare(1)'s with a mount namespace for its /proc too): every container
+// of the pod joins those three (each has a mount namespace of its own), and killing the pause process
+// (PID 1 of the pod's pid namespace) makes the kernel kill every process left in the pod.
 // Without isolation a sandbox is only bookkeeping.
 
 import { networkInterfaces } from "node:os";
