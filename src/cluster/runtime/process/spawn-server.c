@@ -62,6 +62,8 @@ struct child {
 
 static struct child **children;
 static size_t child_count, child_capacity;
+/* Children that exited with their control pipe still open: only then is a deadline to watch. */
+static size_t draining;
 static int epoll_fd;
 static int own_pid_namespace;
 static struct sockaddr_un runtime_address;
@@ -151,6 +153,7 @@ static void maybe_forget(size_t slot) {
 }
 
 static void control_ended(struct child *c) {
+  if (c->exited) draining--;
   c->text[c->text_length] = '\0';
   report_line(c, c->text_length ? c->text : "error the launcher exited before the command started");
   close_fd(&c->control);
@@ -359,7 +362,10 @@ static void reap(void) {
         pause_exited(c, status);
       } else {
         reply("exit %ld %d %d\n", c->id, WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        if (c->control >= 0) c->drain_deadline = now_ms() + CONTROL_DRAIN_MS;
+        if (c->control >= 0) {
+          c->drain_deadline = now_ms() + CONTROL_DRAIN_MS;
+          draining++;
+        }
       }
       maybe_forget(i);
       break;
@@ -496,8 +502,8 @@ int spawn_server_main(const char *name) {
   struct epoll_event events[256];
   for (;;) {
     /* The next control pipe to give up on, if any. */
-    long long next = -1, now = now_ms();
-    for (size_t i = 0; i < child_count; i++) {
+    long long next = -1, now = draining ? now_ms() : 0;
+    for (size_t i = 0; draining && i < child_count; i++) {
       struct child *c = children[i];
       if (!c || !c->exited || c->control < 0) continue;
       if (c->drain_deadline <= now) {
