@@ -56,6 +56,13 @@ for (const helper of ["node", "launcher"] as const) {
       while (isAlive(pause.pid as number)) await new Promise((resolve) => setTimeout(resolve, 10));
     });
 
+    test("a process that exits without a control line while something it left holds the pipe still gets one", async () => {
+      const child = await spawner.spawn({ file: "/bin/sh", args: ["-c", "sleep 30 & exit 0"], env, stdin: false });
+      assert.equal((await child.exit).code, 0);
+      assert.equal(await child.line, "error the launcher exited before the command started");
+      process.kill(-(child.pid as number), "SIGKILL");
+    });
+
     test("a signal death comes back as the signal", async () => {
       const child = await spawner.spawn({ file: "/bin/sh", args: ["-c", "echo started >&3; kill -TERM $$"], env, stdin: false });
       const exit = await child.exit;
