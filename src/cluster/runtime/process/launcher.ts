@@ -26,7 +26,8 @@ export function defaultCacheDirectory(): string {
 function compile(cc: string, args: string[]): Promise<string | undefined> {
   return new Promise((resolve) => {
     execFile(cc, args, { timeout: 120_000 }, (error, _stdout, stderr) => {
-      resolve(error ? (stderr.trim().split("\n")[0] || error.message) : undefined);
+      // One line: it goes into a log line and an event.
+      resolve(error ? (stderr.trim().split("\n")[0] || error.message.trim().split("\n")[0]) : undefined);
     });
   });
 }
@@ -41,7 +42,7 @@ async function usable(path: string): Promise<boolean> {
   }
 }
 
-/** The launcher binary for the current source: cached, or compiled now (statically when the C library allows). */
+/** The launcher binary for the current source: cached, or compiled now with $CC or cc (statically when the C library allows). */
 export async function buildLauncher(cacheDirectory = defaultCacheDirectory()): Promise<LauncherBuild> {
   const hash = createHash("sha256");
   try {
@@ -51,8 +52,10 @@ export async function buildLauncher(cacheDirectory = defaultCacheDirectory()): P
   }
   const path = join(cacheDirectory, `berth-launcher-${hash.digest("hex").slice(0, 16)}`);
   if (await usable(path)) return { path };
-  const cc = findExecutable("cc") ?? findExecutable("gcc");
-  if (!cc) return { unavailableBecause: "no C compiler (cc) is on the PATH (Debian packages gcc and libc6-dev)" };
+  // $CC as make(1) would use it; else cc.
+  const wanted = process.env.CC || "cc";
+  const cc = wanted.includes("/") ? wanted : (findExecutable(wanted) ?? (process.env.CC ? undefined : findExecutable("gcc")));
+  if (!cc) return { unavailableBecause: `no C compiler (${wanted}) is on the PATH (Debian packages gcc and libc6-dev)` };
   try {
     await mkdir(cacheDirectory, { recursive: true, mode: 0o700 });
   } catch (error) {
