@@ -13,8 +13,9 @@
 // and returns) and the WAL file is fsynced here, in libuv's thread pool, while the next batch
 // forms. A batch counts as durable, its waiters are released and its watchers told, only when an
 // fsync that started after its commit has finished. Checkpoints (in a worker, checkpointer.ts) keep
-// FULL, so they sync the WAL before copying it into the database file.
-import { closeSync, fsync, fsyncSync, openSync } from "node:fs";
+// FULL, so they sync the WAL before copying it into the database file. The sync is fdatasync, as
+// SQLite's own on Linux: the WAL's data and size, without its timestamps.
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { TextCache } from "./text-cache.ts";
@@ -158,7 +159,7 @@ export class Storage {
   constructor(file: string, options: StorageOptions = {}) {
     this.#historyLength = options.historyLength ?? 20000;
     this.#groupCommit = options.groupCommit ?? true;
-    this.#fsync = options.fsync ?? fsync;
+    this.#fsync = options.fsync ?? fdatasync;
     this.#texts = new TextCache(options.cacheChars ?? 32 * 2 ** 20);
     this.#db = new DatabaseSync(file);
     this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
@@ -473,7 +474,7 @@ export class Storage {
       const pending = [...(this.#syncing ?? []), ...this.#committed];
       this.#committed = [];
       if (pending.length > 0) {
-        fsyncSync(fd);
+        fdatasyncSync(fd);
         this.#settle(pending);
       }
       this.#closed = true;
