@@ -199,7 +199,10 @@ export class Storage {
       kindsInNs: prepare("SELECT DISTINCT kind FROM objects WHERE namespace = ?"),
       containing: prepare("SELECT o.kind, c.data FROM objects o JOIN changes c ON c.rv = o.rv WHERE instr(c.data, ?) > 0"),
     };
-    this.#rv = Number(this.getMeta("rv") ?? "0");
+    // Every write logs a change at its resourceVersion, and compaction, which may drop the latest
+    // change, records the resourceVersion first; so no commit has to write it.
+    const lastLogged = (this.#db.prepare("SELECT max(rv) AS rv FROM changes").get() as { rv: number | null }).rv;
+    this.#rv = Math.max(Number(this.getMeta("rv") ?? "0"), Number(lastLogged ?? 0));
     this.#committedRV = this.#rv;
     this.#durableRV = this.#rv;
     this.#compactedRV = Number(this.getMeta("compactedRV") ?? "0");
@@ -368,7 +371,6 @@ export class Storage {
     this.#waiters = [];
     this.#inTransaction = false;
     try {
-      this.#statements.setMeta!.run("rv", String(this.#rv));
       this.#db.exec("COMMIT");
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
@@ -446,6 +448,7 @@ export class Storage {
     this.#statements.compactSuperseded!.run(rv);
     this.#compactedRV = rv;
     this.setMeta("compactedRV", String(rv));
+    this.setMeta("rv", String(this.#rv));
   }
 
   /** Logged changes of one kind after `rv`, oldest first. */

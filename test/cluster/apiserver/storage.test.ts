@@ -106,7 +106,15 @@ test("compaction keeps the changes that hold objects' current state and drops th
     assert.deepEqual(logged(), [Number(churned.metadata.resourceVersion), storage.currentRV], "a current state passed by compaction goes as soon as it is superseded; the new changes stay until compacted");
     storage.compact(storage.currentRV);
     assert.deepEqual(logged(), [Number(churned.metadata.resourceVersion)]);
+    const last = storage.currentRV;
     storage.close();
+    const reopened = new Storage(join(dir, "state.db"), { groupCommit: false });
+    assert.equal(reopened.currentRV, last, "the resourceVersion of a compacted-away deletion is not handed out again");
+    reopened.put("configmaps", { metadata: { name: "after", namespace: "default" } }, undefined);
+    reopened.close();
+    const again = new Storage(join(dir, "state.db"), { groupCommit: false });
+    assert.equal(again.currentRV, last + 1, "without compaction the change log gives the resourceVersion");
+    again.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
