@@ -29,7 +29,7 @@ test("group commit: one turn's writes commit together; durable() and watchers co
   }
 });
 
-test("the WAL fsync runs off the event loop: answers and watchers wait for it; writes committed meanwhile wait for the next one", async () => {
+test("the WAL fsync runs off the event loop: answers and watchers wait for it; writes made meanwhile are committed together when it ends and wait for the next one", async () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
   try {
     const syncs: ((error: Error | null) => void)[] = [];
@@ -49,6 +49,11 @@ test("the WAL fsync runs off the event loop: answers and watchers wait for it; w
     void storage.durable().then(() => (secondDurable = true));
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(syncs.length, 1, "one fsync at a time");
+    storage.put("configmaps", { metadata: { name: "c", namespace: "default" } }, undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    const outside = new Storage(join(dir, "state.db"), { groupCommit: false });
+    assert.equal(outside.get("configmaps", "default", "b"), undefined, "writes made during a sync wait for its end to commit");
+    outside.close();
     assert.deepEqual([firstDurable, secondDurable, seen], [false, false, []], "nothing is durable before its fsync");
     assert.ok(storage.durableRV < storage.currentRV);
     syncs.shift()?.(null);
@@ -57,7 +62,7 @@ test("the WAL fsync runs off the event loop: answers and watchers wait for it; w
     assert.equal(syncs.length, 1, "the next fsync covers the write committed meanwhile");
     syncs.shift()?.(null);
     await storage.durable();
-    assert.deepEqual([secondDurable, seen], [true, ["a", "b"]]);
+    assert.deepEqual([secondDurable, seen], [true, ["a", "b", "c"]]);
     assert.equal(storage.durableRV, storage.currentRV);
     storage.close();
   } finally {
