@@ -62,6 +62,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "launcher.h"
 
 #define CONTROL_FD 3
 #define MAX_LIST 256
@@ -464,14 +465,15 @@ static int exec_main(char **argv) {
   return 128;
 }
 
-/* spawn-server.c */
-int spawn_server_main(const char *name);
-
-int main(int argc, char **argv) {
-  if (argc >= 3 && !strcmp(argv[1], "serve")) return spawn_server_main(argv[2]);
+int launcher_main(int argc, char **argv) {
   if (argc >= 3 && !strcmp(argv[1], "pause")) return pause_main(argv[2]);
   if (argc >= 2 && !strcmp(argv[1], "container")) return container_main(argv + 2);
   if (argc >= 2 && !strcmp(argv[1], "exec")) return exec_main(argv + 2);
   fprintf(stderr, "usage: berth-launcher pause HOSTNAME | container OPTIONS -- COMMAND... | exec OPTIONS -- COMMAND...\n");
   return 2;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 3 && !strcmp(argv[1], "serve")) return spawn_server_main(argv[2], argv[0]);
+  return launcher_main(argc, argv);
 }

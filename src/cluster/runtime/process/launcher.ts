@@ -15,6 +15,8 @@ import type { ProcessUser, SpawnPlan } from "./launch-scripts.ts";
 
 /** Every source file of the program (launcher.c has main; spawn-server.c is its "serve" mode). */
 const SOURCES = ["./launcher.c", "./spawn-server.c"].map((file) => fileURLToPath(new URL(file, import.meta.url)));
+/** Part of the build too, so part of the hash. */
+const HEADERS = ["./launcher.h"].map((file) => fileURLToPath(new URL(file, import.meta.url)));
 
 export type LauncherBuild = { path: string } | { unavailableBecause: string };
 
@@ -46,7 +48,7 @@ async function usable(path: string): Promise<boolean> {
 export async function buildLauncher(cacheDirectory = defaultCacheDirectory()): Promise<LauncherBuild> {
   const hash = createHash("sha256");
   try {
-    for (const source of await Promise.all(SOURCES.map((file) => readFile(file)))) hash.update(source).update("\0");
+    for (const source of await Promise.all([...SOURCES, ...HEADERS].map((file) => readFile(file)))) hash.update(source).update("\0");
   } catch (error) {
     return { unavailableBecause: `its source is missing (${(error as Error).message})` };
   }

@@ -38,6 +38,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "launcher.h"
 
 extern char **environ;
 
@@ -66,6 +67,7 @@ static size_t child_count, child_capacity;
 static size_t draining;
 static int epoll_fd;
 static int own_pid_namespace;
+static const char *self_path;
 static struct sockaddr_un runtime_address;
 static socklen_t runtime_address_length;
 
@@ -213,6 +215,17 @@ static void exec_child(const int *fds, int count, const char *file, char **argv,
   }
   if (chdir("/") != 0) _exit(128);
   environ = envp;
+  if (!strcmp(file, self_path)) {
+    /*
+     * The launcher itself: it is this program, already loaded, so the child runs it without an exec (an
+     * exec costs more than all the launcher does). Without an exec nothing is closed on exec: close every
+     * descriptor this process holds for the runtime and the other children first.
+     */
+    if (close_range((unsigned)count, ~0U, 0) != 0) _exit(128);
+    int argc = 0;
+    while (argv[argc]) argc++;
+    _exit(launcher_main(argc, argv));
+  }
   execvp(file, argv);
   int error = errno;
   dprintf(count > 3 ? 3 : 2, "%sspawn %s %s\n", count > 3 ? "error " : "", file, strerrorname_np(error) ? strerrorname_np(error) : strerror(error));
@@ -469,9 +482,8 @@ static void read_control(struct child *c) {
   }
 }
 
-int spawn_server_main(const char *name);
-
-int spawn_server_main(const char *name) {
+int spawn_server_main(const char *name, const char *self) {
+  self_path = self;
   /* As many descriptors as allowed: every pod keeps three pipes open here. */
   struct rlimit limit;
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
