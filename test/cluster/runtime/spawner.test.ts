@@ -42,9 +42,15 @@ for (const helper of ["node", "launcher"] as const) {
       assert.equal(result.code, 128);
     });
 
-    test("a pause process: \"ready\" as the line, its stderr with the exit", async () => {
-      const pause = await spawner.spawn({ file: "/bin/sh", args: ["-c", "echo ready; echo gone >&2; exit 4"], env, stdin: true }, "pause");
+    test("a pause process: \"ready\" as the line, and the exit", async () => {
+      const pause = await spawner.spawn({ file: "/bin/sh", args: ["-c", "echo ready; exit 4"], env, stdin: true }, "pause");
       assert.equal(await pause.line, "ready");
+      assert.equal((await pause.exit).code, 4);
+    });
+
+    test("a pause process that fails before it is ready: an error line, its stderr with the exit", async () => {
+      const pause = await spawner.spawn({ file: "/bin/sh", args: ["-c", "echo gone >&2; exit 4"], env, stdin: true }, "pause");
+      assert.match(await pause.line, /^error /);
       assert.deepEqual(await pause.exit, { code: 4, signal: null, stderr: "gone\n" });
     });
 

@@ -16,7 +16,8 @@
  * socket NAME, each first carrying "ID FD\n"; file descriptor 3 is the control pipe, whose first line is
  * reported ("started" / "error <why>"). Mode "pause": stdin is a pipe held here that nobody writes to (it
  * reaches end of file when this process, and so the runtime, is gone), "ready" on stdout is the line and
- * stderr comes back hex-encoded with the exit. Every child gets a session of its own (setsid).
+ * stderr comes back hex-encoded with the exit of a pause that never got ready (a ready one's output is no
+ * longer read). Every child gets a session of its own (setsid).
  * This process exits when its stdin ends: the runtime closed it or died.
  */
 #define _GNU_SOURCE
@@ -340,7 +341,15 @@ static int read_pause(struct child *c, int kind) {
       memcpy(c->text + c->text_length, buffer, keep);
       c->text_length += keep;
       c->text[c->text_length] = '\0';
-      if (strstr(c->text, "ready")) report_line(c, "ready");
+      if (strstr(c->text, "ready")) {
+        /* Nothing more is read from a ready pause (its stderr only matters when it never got ready): its
+           pipes are closed, so this process holds one descriptor per pod, not three, and each fork copies
+           (and the child closes) a third of them. */
+        report_line(c, "ready");
+        close_fd(&c->out);
+        close_fd(&c->err);
+        return 1;
+      }
     } else {
       size_t keep = (size_t)n < STDERR_MAX - c->stderr_length ? (size_t)n : STDERR_MAX - c->stderr_length;
       memcpy(c->stderr_text + c->stderr_length, buffer, keep);
