@@ -40,7 +40,7 @@ export interface StorageOptions {
   groupCommit?: boolean;
   /** Leave WAL checkpoints to someone else (a Checkpointer) instead of the writing connection. */
   externalCheckpoints?: boolean;
-  /** How many characters of object text to keep in memory for reads (default 32 Mi). */
+  /** How many characters of object text to keep in memory for reads (default 16 Mi: about 9,000 pods, so a holding of 10,000 pods stays well inside the memory goal). */
   cacheChars?: number;
   /** How the WAL file is synced after a group commit (tests hold it to see what waits for it). */
   fsync?: (fd: number, callback: (error: Error | null) => void) => void;
@@ -160,7 +160,7 @@ export class Storage {
     this.#historyLength = options.historyLength ?? 20000;
     this.#groupCommit = options.groupCommit ?? true;
     this.#fsync = options.fsync ?? fdatasync;
-    this.#texts = new TextCache(options.cacheChars ?? 32 * 2 ** 20);
+    this.#texts = new TextCache(options.cacheChars ?? 16 * 2 ** 20);
     this.#db = new DatabaseSync(file);
     this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
     if (options.externalCheckpoints) this.#db.exec("PRAGMA wal_autocheckpoint=0;");
