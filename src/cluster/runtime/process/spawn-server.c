@@ -58,7 +58,8 @@ struct child {
   size_t text_length;
   int lined, exited;
   long long drain_deadline;
-  char stderr_text[STDERR_MAX];
+  /* Pause processes until they are ready: what they wrote on stderr (STDERR_MAX bytes at most). */
+  char *stderr_text;
   size_t stderr_length;
 };
 
@@ -150,6 +151,7 @@ static void maybe_forget(size_t slot) {
   struct child *c = children[slot];
   if (c->exited && c->control < 0 && c->out < 0 && c->err < 0) {
     close_fd(&c->in);
+    free(c->stderr_text);
     free(c);
     children[slot] = NULL;
   }
@@ -316,6 +318,7 @@ static void spawn_pause(long id, const char *pid_namespace, const char *file, ch
   c->id = id;
   c->pid = pid;
   c->pause = 1;
+  c->stderr_text = malloc(STDERR_MAX);
   c->control = -1;
   c->in = in[1];
   c->out = out[0];
@@ -348,10 +351,14 @@ static int read_pause(struct child *c, int kind) {
         report_line(c, "ready");
         close_fd(&c->out);
         close_fd(&c->err);
+        free(c->stderr_text);
+        c->stderr_text = NULL;
+        c->stderr_length = 0;
         return 1;
       }
     } else {
       size_t keep = (size_t)n < STDERR_MAX - c->stderr_length ? (size_t)n : STDERR_MAX - c->stderr_length;
+      if (!c->stderr_text) continue;
       memcpy(c->stderr_text + c->stderr_length, buffer, keep);
       c->stderr_length += keep;
     }
@@ -367,7 +374,7 @@ static void pause_exited(struct child *c, int status) {
   close_fd(&c->in);
   report_line(c, "error the pause process exited before it was ready");
   char hex[2 * STDERR_MAX + 1];
-  for (size_t i = 0; i < c->stderr_length; i++) snprintf(hex + 2 * i, 3, "%02x", (unsigned char)c->stderr_text[i]);
+  for (size_t i = 0; c->stderr_text && i < c->stderr_length; i++) snprintf(hex + 2 * i, 3, "%02x", (unsigned char)c->stderr_text[i]);
   hex[2 * c->stderr_length] = '\0';
   reply("exit %ld %d %d %s\n", c->id, WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0, hex);
 }
