@@ -66,7 +66,7 @@ export interface WatchHandle {
 export interface RequestOptions {
   /** Content-Type of the body (default application/json). */
   contentType?: string;
-  /** Send on the few sockets kept for events, so a burst of them never queues ahead of status writes. */
+  /** Send on the one connection kept for events, so a burst of them never queues ahead of status writes. */
   lowPriority?: boolean;
   /**
    * The caller has no use for a successful answer: it is drained without being decoded and the promise
@@ -99,7 +99,11 @@ export class ApiClient {
       return local;
     };
     this.agent = agent(32);
-    this.eventAgent = agent(4);
+    // Events go out one at a time, in order, as client-go's broadcaster writes them: a count update never
+    // overtakes the event it updates, and in a burst the event backlog waits for the writes that start
+    // pods instead of taking the API server's time from them (300-pod burst: 440-520 of 1,500 events
+    // written by the time all pods ran, against 890-930 with four sockets).
+    this.eventAgent = agent(1);
     this.send = connect ? httpRequest : (httpsRequest as typeof httpRequest);
   }
 
