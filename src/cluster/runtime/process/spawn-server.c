@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -204,6 +205,31 @@ static void leave_pid_namespace(const char *spec) {
   if (*spec && setns(own_pid_namespace, CLONE_NEWPID) != 0) _exit(71);
 }
 
+/* Every descriptor from `first` on: close_range(2) where the kernel has it (5.9), else one by one. */
+static void close_from(int first) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0) return;
+#endif
+  struct rlimit limit;
+  int last = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY ? (int)limit.rlim_cur : 65536;
+  for (int fd = first; fd < last; fd++) close(fd);
+}
+
+/* The errno name, as Node reports a failed spawn ("spawn /x ENOENT"); glibc has strerrorname_np only since 2.32. */
+static const char *error_name(int error) {
+  switch (error) {
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case ENOEXEC: return "ENOEXEC";
+    case ENOTDIR: return "ENOTDIR";
+    case ELOOP: return "ELOOP";
+    case E2BIG: return "E2BIG";
+    case ENOMEM: return "ENOMEM";
+    case ETXTBSY: return "ETXTBSY";
+    default: return strerror(error);
+  }
+}
+
 /* In the forked child: a session of its own, default signal handling, the given descriptors, exec. */
 static void exec_child(const int *fds, int count, const char *file, char **argv, char **envp) {
   setsid();
@@ -224,14 +250,14 @@ static void exec_child(const int *fds, int count, const char *file, char **argv,
      * exec costs more than all the launcher does). Without an exec nothing is closed on exec: close every
      * descriptor this process holds for the runtime and the other children first.
      */
-    if (close_range((unsigned)count, ~0U, 0) != 0) _exit(128);
+    close_from(count);
     int argc = 0;
     while (argv[argc]) argc++;
     _exit(launcher_main(argc, argv));
   }
   execvp(file, argv);
   int error = errno;
-  dprintf(count > 3 ? 3 : 2, "%sspawn %s %s\n", count > 3 ? "error " : "", file, strerrorname_np(error) ? strerrorname_np(error) : strerror(error));
+  dprintf(count > 3 ? 3 : 2, "%sspawn %s %s\n", count > 3 ? "error " : "", file, error_name(error));
   _exit(128);
 }
 
