@@ -31,16 +31,40 @@ function uniqueHex(): string {
   return nanos.toString(16);
 }
 
+/** One event write waiting for its turn; a repeat of the same event updates it in place until it is sent. */
+interface PendingWrite {
+  method: "POST" | "PATCH";
+  path: string;
+  body: Obj;
+  folding: Folding;
+}
+
+/** What the recorder remembers of one event it recorded. */
+interface Folding {
+  name: string;
+  count: number;
+  uid: string;
+  /** The write of this event not yet sent, if any. */
+  pending?: PendingWrite;
+}
+
 export class EventRecorder {
   private readonly client: ApiClient;
   private readonly source: EventSource;
   /** Aggregation key -> the stored event's name and count; bounded, oldest forgotten first. */
-  private readonly seen = new Map<string, { name: string; count: number; uid: string }>();
+  private readonly seen = new Map<string, Folding>();
   /** The aggregation keys of each object, so forgetting one pod does not scan every key. */
   private readonly keysByUid = new Map<string, Set<string>>();
-
   /** Aggregation keys kept (client-go's cache keeps 4,096); the oldest is forgotten first. */
   private readonly maxRemembered: number;
+  /**
+   * Writes in the order the events happened, sent one at a time as client-go's broadcaster sends them:
+   * a count update never overtakes the event it updates, and in a burst the backlog waits behind the
+   * writes that start pods instead of taking the API server's time from them.
+   */
+  private readonly queue: PendingWrite[] = [];
+  private head = 0;
+  private writing: Promise<void> | undefined;
 
   constructor(client: ApiClient, source: EventSource, maxRemembered = 5000) {
     this.client = client;
@@ -48,42 +72,25 @@ export class EventRecorder {
     this.maxRemembered = maxRemembered;
   }
 
-  /** Writes the event in the background; a failure (namespace gone) never affects the caller. */
+  /** Records the event; it is written in the background and a failure (namespace gone) never reaches the caller. */
   emit(object: InvolvedObject, type: "Normal" | "Warning", reason: string, message: string): void {
-    void this.write(object, type, reason, message).catch(() => undefined);
-  }
-
-  /** Forgets aggregation state of an object (its events expire with it). */
-  forget(uid: string): void {
-    for (const key of this.keysByUid.get(uid) ?? []) this.seen.delete(key);
-    this.keysByUid.delete(uid);
-  }
-
-  private remember(key: string, uid: string, name: string): void {
-    this.seen.set(key, { name, count: 1, uid });
-    let keys = this.keysByUid.get(uid);
-    if (!keys) this.keysByUid.set(uid, (keys = new Set()));
-    keys.add(key);
-    if (this.seen.size <= this.maxRemembered) return;
-    const [oldestKey, oldest] = this.seen.entries().next().value as [string, { uid: string }];
-    this.seen.delete(oldestKey);
-    const siblings = this.keysByUid.get(oldest.uid);
-    siblings?.delete(oldestKey);
-    if (siblings?.size === 0) this.keysByUid.delete(oldest.uid);
-  }
-
-  private async write(object: InvolvedObject, type: string, reason: string, message: string): Promise<void> {
     const key = `${object.uid}\0${object.fieldPath ?? ""}\0${reason}\0${message}`;
     const previous = this.seen.get(key);
     const now = nowTime();
     if (previous) {
       previous.count++;
-      // Same key again: bump the existing object instead of creating another one.
-      await this.client.event("PATCH", `${paths.events(object.namespace)}/${previous.name}`, { count: previous.count, lastTimestamp: now });
+      if (previous.pending) {
+        // Not sent yet: the write already queued carries the new count.
+        previous.pending.body.count = previous.count;
+        previous.pending.body.lastTimestamp = now;
+        return;
+      }
+      // Same key again: bump the stored object instead of creating another one.
+      this.enqueue({ method: "PATCH", path: `${paths.events(object.namespace)}/${previous.name}`, body: { count: previous.count, lastTimestamp: now }, folding: previous });
       return;
     }
     const name = `${object.name}.${uniqueHex()}`;
-    this.remember(key, object.uid, name);
+    const folding = this.remember(key, object.uid, name);
     const event: Obj = {
       apiVersion: "v1",
       kind: "Event",
@@ -100,6 +107,58 @@ export class EventRecorder {
       reportingComponent: this.source.component,
       reportingInstance: this.source.host ?? "",
     };
-    await this.client.event("POST", paths.events(object.namespace), event);
+    this.enqueue({ method: "POST", path: paths.events(object.namespace), body: event, folding });
+  }
+
+  /** Resolves once every event recorded so far has been written (or failed). */
+  flushed(): Promise<void> {
+    return this.writing ?? Promise.resolve();
+  }
+
+  /** Forgets aggregation state of an object (its events expire with it). */
+  forget(uid: string): void {
+    for (const key of this.keysByUid.get(uid) ?? []) this.seen.delete(key);
+    this.keysByUid.delete(uid);
+  }
+
+  private remember(key: string, uid: string, name: string): Folding {
+    const folding: Folding = { name, count: 1, uid };
+    this.seen.set(key, folding);
+    let keys = this.keysByUid.get(uid);
+    if (!keys) this.keysByUid.set(uid, (keys = new Set()));
+    keys.add(key);
+    if (this.seen.size > this.maxRemembered) {
+      const [oldestKey, oldest] = this.seen.entries().next().value as [string, Folding];
+      this.seen.delete(oldestKey);
+      const siblings = this.keysByUid.get(oldest.uid);
+      siblings?.delete(oldestKey);
+      if (siblings?.size === 0) this.keysByUid.delete(oldest.uid);
+    }
+    return folding;
+  }
+
+  private enqueue(write: PendingWrite): void {
+    write.folding.pending = write;
+    this.queue.push(write);
+    this.writing ??= this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.head < this.queue.length) {
+      const write = this.queue[this.head++] as PendingWrite;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      if (write.folding.pending === write) write.folding.pending = undefined;
+      try {
+        await this.client.event(write.method, write.path, write.body);
+      } catch {
+        // Best effort, as upstream: an event that cannot be written (namespace gone) is dropped.
+      }
+    }
+    this.queue.length = 0;
+    this.head = 0;
+    this.writing = undefined;
   }
 }

@@ -15,17 +15,16 @@ function fakeClient(): { client: ApiClient; sent: { method: string; path: string
   return { client, sent };
 }
 
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const pod = (uid: string): { kind: string; namespace: string; name: string; uid: string } => ({ kind: "Pod", namespace: "ci", name: `pod-${uid}`, uid });
 
 test("events: a repeat is folded into the stored event (count up), a new reason or message is a new event", async () => {
   const { client, sent } = fakeClient();
   const recorder = new EventRecorder(client, { component: "kubelet", host: "node-1" });
   recorder.emit(pod("a"), "Warning", "BackOff", "Back-off restarting failed container");
-  await settle();
+  await recorder.flushed();
   recorder.emit(pod("a"), "Warning", "BackOff", "Back-off restarting failed container");
   recorder.emit(pod("a"), "Normal", "Pulled", "already present");
-  await settle();
+  await recorder.flushed();
   assert.deepEqual(sent.map((s) => s.method), ["POST", "PATCH", "POST"]);
   const first = sent[0]?.body as Obj;
   assert.equal(first.source.host, "node-1");
@@ -40,11 +39,11 @@ test("events: forget drops only that object's folding state", async () => {
   const recorder = new EventRecorder(client, { component: "kubelet" });
   recorder.emit(pod("a"), "Normal", "Started", "Started container main");
   recorder.emit(pod("b"), "Normal", "Started", "Started container main");
-  await settle();
+  await recorder.flushed();
   recorder.forget("a");
   recorder.emit(pod("a"), "Normal", "Started", "Started container main");
   recorder.emit(pod("b"), "Normal", "Started", "Started container main");
-  await settle();
+  await recorder.flushed();
   assert.deepEqual(sent.map((s) => `${s.method} ${String(s.body.involvedObject?.uid ?? s.path)}`), ["POST a", "POST b", "POST a", `PATCH ${sent[3]?.path ?? ""}`]);
 });
 
@@ -52,12 +51,52 @@ test("events: the folding state is bounded, the oldest key forgotten first", asy
   const { client, sent } = fakeClient();
   const recorder = new EventRecorder(client, { component: "kubelet" }, 2);
   for (const uid of ["a", "b", "c"]) recorder.emit(pod(uid), "Normal", "Started", "x");
-  await settle();
+  await recorder.flushed();
   recorder.emit(pod("a"), "Normal", "Started", "x"); // forgotten: a new event
   recorder.emit(pod("c"), "Normal", "Started", "x"); // remembered: folded
-  await settle();
+  await recorder.flushed();
   assert.deepEqual(sent.slice(3).map((s) => s.method), ["POST", "PATCH"]);
   recorder.forget("a");
   recorder.forget("b");
   recorder.forget("c");
+});
+
+test("events: written one at a time in order; a repeat recorded before its event went out rides on that write", async () => {
+  const sent: { method: string; body: Obj }[] = [];
+  let inFlight = 0;
+  let most = 0;
+  const client = {
+    event: async (method: string, _path: string, body: Obj) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      sent.push({ method, body: structuredClone(body) });
+      inFlight--;
+    },
+  } as unknown as ApiClient;
+  const recorder = new EventRecorder(client, { component: "kubelet" });
+  recorder.emit(pod("a"), "Normal", "Pulling", "Pulling image");
+  recorder.emit(pod("a"), "Normal", "Pulled", "pulled");
+  recorder.emit(pod("a"), "Warning", "BackOff", "Back-off");
+  recorder.emit(pod("a"), "Normal", "Pulling", "Pulling image"); // the first write is already on its way: a PATCH
+  recorder.emit(pod("a"), "Warning", "BackOff", "Back-off"); // still queued: its POST says count 2
+  await recorder.flushed();
+  assert.equal(most, 1);
+  assert.deepEqual(sent.map((s) => `${s.method} ${String(s.body.reason ?? "")} ${String(s.body.count)}`), ["POST Pulling 1", "POST Pulled 1", "POST BackOff 2", "PATCH  2"]);
+});
+
+test("events: a failed write does not stop the ones after it", async () => {
+  const sent: string[] = [];
+  const client = {
+    event: (_method: string, _path: string, body: Obj) => {
+      if (body.reason === "Gone") return Promise.reject(new Error("namespace terminating"));
+      sent.push(String(body.reason));
+      return Promise.resolve();
+    },
+  } as unknown as ApiClient;
+  const recorder = new EventRecorder(client, { component: "kubelet" });
+  recorder.emit(pod("a"), "Normal", "Gone", "x");
+  recorder.emit(pod("a"), "Normal", "Started", "x");
+  await recorder.flushed();
+  assert.deepEqual(sent, ["Started"]);
 });
