@@ -10,14 +10,25 @@ import type { SpawnPlan } from "./launch-scripts.ts";
 import { childrenOf, signalProcess } from "./process-tree.ts";
 import type { Spawner } from "./spawner.ts";
 
+/** How long the host's address is taken as known: listing the interfaces per pod costs a burst real time. */
+const HOST_IP_TTL_MS = 5000;
+let cachedHostIp: { ip: string; at: number } | undefined;
+
 /** The process runtime shares the host's network, so a pod's IP is the host's first external IPv4 address. */
 export function hostIp(): string {
-  for (const addresses of Object.values(networkInterfaces())) {
+  const now = Date.now();
+  if (cachedHostIp && now - cachedHostIp.at < HOST_IP_TTL_MS) return cachedHostIp.ip;
+  let ip = "127.0.0.1";
+  search: for (const addresses of Object.values(networkInterfaces())) {
     for (const address of addresses ?? []) {
-      if (address.family === "IPv4" && !address.internal) return address.address;
+      if (address.family === "IPv4" && !address.internal) {
+        ip = address.address;
+        break search;
+      }
     }
   }
-  return "127.0.0.1";
+  cachedHostIp = { ip, at: now };
+  return ip;
 }
 
 export class PodSandbox {
@@ -39,7 +50,9 @@ export class PodSandbox {
   /** Starts the pause process (`plan`: pausePlan or launcherPausePlan) and waits until the namespaces are set up. */
   async startIsolation(plan: SpawnPlan, spawner: Spawner): Promise<void> {
     const { file, args, pidNamespace } = plan;
-    const pause = await spawner.spawn({ file, args, env: process.env as Record<string, string>, stdin: true, ...(pidNamespace !== undefined ? { pidNamespace } : {}) }, "pause");
+    // The pause process runs no program that needs more of an environment than a PATH.
+    const env: Record<string, string> = process.env.PATH !== undefined ? { PATH: process.env.PATH } : {};
+    const pause = await spawner.spawn({ file, args, env, stdin: true, ...(pidNamespace !== undefined ? { pidNamespace } : {}) }, "pause");
     this.pauseLauncherPid = pause.pid;
     this.pauseExited = pause.exit.then(() => undefined);
     if ((await pause.line) !== "ready") {

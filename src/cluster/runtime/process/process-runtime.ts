@@ -100,8 +100,14 @@ interface ContainerRecord {
   scratch: string[];
 }
 
+/** Random bytes for many ids at a time: one synchronous call to the system's generator per id is slow in a burst. */
+let idBytes = Buffer.alloc(0);
+
 function newId(): string {
-  return randomBytes(32).toString("hex");
+  if (idBytes.length < 32) idBytes = randomBytes(32 * 64);
+  const id = idBytes.subarray(0, 32).toString("hex");
+  idBytes = idBytes.subarray(32);
+  return id;
 }
 
 /** The primary group of a uid in the host's (and so every container's) /etc/passwd, as a runtime would look it up in the image. */
