@@ -18,7 +18,6 @@
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { TextCache } from "./text-cache.ts";
 import type { KubeObject } from "./types.ts";
 
 export type ChangeType = "ADDED" | "MODIFIED" | "DELETED";
@@ -40,8 +39,6 @@ export interface StorageOptions {
   groupCommit?: boolean;
   /** Leave WAL checkpoints to someone else (a Checkpointer) instead of the writing connection. */
   externalCheckpoints?: boolean;
-  /** How many characters of object text to keep in memory for reads (default 16 Mi: about 9,000 pods, so a holding of 10,000 pods stays well inside the memory goal). */
-  cacheChars?: number;
   /** How the WAL file is synced after a group commit (tests hold it to see what waits for it). */
   fsync?: (fd: number, callback: (error: Error | null) => void) => void;
 }
@@ -105,6 +102,8 @@ DROP TABLE objects;
 ALTER TABLE objects_by_change RENAME TO objects;
 `;
 
+const MAX_REMEMBERED = 10_000;
+
 function cacheKey(storageKey: string, namespace: string, name: string): string {
   return `${storageKey}\u0000${namespace}\u0000${name}`;
 }
@@ -148,7 +147,11 @@ export class Storage {
   #syncing: Batch[] | undefined;
   #durableRV: number;
   #closed = false;
-  readonly #texts: TextCache;
+  /**
+   * exists()'s answers (every pod create asks whether its service account exists); a write of that
+   * key resets its answer. Bounded: forgotten all at once past MAX_REMEMBERED.
+   */
+  readonly #existing = new Map<string, boolean>();
   /** The JSON text each object returned by a write was stored as, so an answer need not serialise it again. */
   readonly #writtenTexts = new WeakMap<KubeObject, string>();
   /** any()'s answers per kind and namespace (every create asks whether its namespace has quotas); writes of that kind there reset them. */
@@ -160,7 +163,6 @@ export class Storage {
     this.#historyLength = options.historyLength ?? 20000;
     this.#groupCommit = options.groupCommit ?? true;
     this.#fsync = options.fsync ?? fdatasync;
-    this.#texts = new TextCache(options.cacheChars ?? 16 * 2 ** 20);
     this.#db = new DatabaseSync(file);
     this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
     if (options.externalCheckpoints) this.#db.exec("PRAGMA wal_autocheckpoint=0;");
@@ -238,13 +240,7 @@ export class Storage {
 
   /** The stored JSON text of an object (a GET can answer with it as it is). */
   getText(storageKey: string, namespace: string, name: string): string | undefined {
-    const key = cacheKey(storageKey, namespace, name);
-    let text = this.#texts.get(key);
-    if (text === undefined) {
-      text = (this.#statements.get!.get(storageKey, namespace, name) as { data: string } | undefined)?.data;
-      if (text !== undefined) this.#texts.set(key, text);
-    }
-    return text;
+    return (this.#statements.get!.get(storageKey, namespace, name) as { data: string } | undefined)?.data;
   }
 
   /** The JSON text of an object as a write returned it (not of copies, nor of objects read back). */
@@ -265,8 +261,13 @@ export class Storage {
 
   /** Whether an object is stored, without reading it. */
   exists(storageKey: string, namespace: string, name: string): boolean {
-    if (this.#texts.get(cacheKey(storageKey, namespace, name)) !== undefined) return true;
-    return this.#statements.exists!.get(storageKey, namespace, name) !== undefined;
+    const key = cacheKey(storageKey, namespace, name);
+    let found = this.#existing.get(key);
+    if (found === undefined) {
+      if (this.#existing.size >= MAX_REMEMBERED) this.#existing.clear();
+      this.#existing.set(key, (found = this.#statements.exists!.get(storageKey, namespace, name) !== undefined));
+    }
+    return found;
   }
 
   /** Whether a namespace holds any object of a kind. */
@@ -352,9 +353,7 @@ export class Storage {
       throw error;
     }
     this.#rv = rv;
-    const key = cacheKey(storageKey, namespace, name);
-    if (type === "DELETED") this.#texts.delete(key);
-    else this.#texts.set(key, data);
+    this.#existing.delete(cacheKey(storageKey, namespace, name));
     this.#anyIn.delete(`${storageKey}\u0000${namespace}`);
     this.#maybeCompact();
     this.#writtenTexts.set(stored, data);
@@ -385,7 +384,7 @@ export class Storage {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       this.#rv = this.#committedRV;
       this.#namespaceStates.clear();
-      this.#texts.clear();
+      this.#existing.clear();
       this.#anyIn.clear();
       for (const waiter of batch.waiters) waiter.reject(error);
       return;

@@ -156,3 +156,22 @@ test("a database that kept object texts in the objects table is migrated: reads,
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("remembered existence follows writes: created, deleted, and a failed commit forgets", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
+  try {
+    const storage = new Storage(join(dir, "state.db"));
+    assert.equal(storage.exists("serviceaccounts", "default", "default"), false);
+    assert.equal(storage.any("resourcequotas", "default"), false);
+    const sa = storage.put("serviceaccounts", { metadata: { name: "default", namespace: "default" } }, undefined);
+    storage.put("resourcequotas", { metadata: { name: "q", namespace: "default" } }, undefined);
+    assert.equal(storage.exists("serviceaccounts", "default", "default"), true);
+    assert.equal(storage.any("resourcequotas", "default"), true);
+    storage.remove("serviceaccounts", sa);
+    assert.equal(storage.exists("serviceaccounts", "default", "default"), false);
+    await storage.durable();
+    storage.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
