@@ -55,11 +55,10 @@ export function pipeLink(helper: ChildProcess, onMessage: (message: Message) => 
   let pending = "";
   stdout.setEncoding("latin1");
   stdout.on("data", (chunk: string) => {
-    pending += chunk;
-    let newline: number;
-    while ((newline = pending.indexOf("\n")) >= 0) {
-      const line = pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
+    // One split per chunk: a burst's chunk holds thousands of lines.
+    const lines = (pending + chunk).split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) {
       const space = line.indexOf(" ");
       const second = line.indexOf(" ", space + 1);
       const type = line.slice(0, space);
