@@ -11,7 +11,7 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFile as writeFileCallback, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { mkdir, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContainerResources, RuntimeWarning } from "../cri.ts";
 
@@ -193,9 +193,10 @@ export function removeInstanceCgroups(layout: CgroupLayout): void {
   }
 }
 
-function readCounter(path: string, key: string): number {
+/** A counter of a flat-keyed cgroup file; asynchronous, as it is read after every container's exit. */
+async function readCounter(path: string, key: string): Promise<number> {
   try {
-    const line = readFileSync(path, "utf8").split("\n").find((l) => l.startsWith(`${key} `));
+    const line = (await readFile(path, "utf8")).split("\n").find((l) => l.startsWith(`${key} `));
     return line ? Number(line.split(" ")[1]) : 0;
   } catch {
     return 0;
@@ -264,7 +265,7 @@ export class ContainerCgroup {
   }
 
   /** How many times the kernel's OOM killer killed a process of this container. */
-  oomKillCount(): number {
+  async oomKillCount(): Promise<number> {
     if (!this.layout.memoryRoot) return 0;
     const dir = join(this.layout.memoryRoot, this.name);
     return this.layout.memoryVersion === 2 ? readCounter(join(dir, "memory.events"), "oom_kill") : readCounter(join(dir, "memory.oom_control"), "oom_kill");

@@ -459,7 +459,7 @@ export class ProcessRuntime implements ContainerRuntime {
       if (exit.startError) {
         record.reason = "StartError";
         record.message = exit.startError;
-      } else if ((record.cgroup?.oomKillCount() ?? 0) > 0) {
+      } else if (((await record.cgroup?.oomKillCount()) ?? 0) > 0) {
         record.reason = "OOMKilled";
       } else {
         record.reason = exit.exitCode === 0 ? "Completed" : "Error";
