@@ -3,8 +3,8 @@
 
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { statSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { buildLauncher } from "../../../src/cluster/runtime/process/launcher.ts";
 import { ProcessRuntime } from "../../../src/cluster/runtime/process/process-runtime.ts";
 import { containerConfig, isRoot, podConfig, readLog, tempDir, waitForExit } from "./helpers.ts";
@@ -15,8 +15,10 @@ after(() => {
   else process.env.CC = originalCc;
 });
 
-test("the launcher is compiled once into the cache and reused", { skip: process.platform !== "linux" && "Linux only" }, async () => {
+test("the launcher is compiled once into the cache and reused; builds of other versions are removed", { skip: process.platform !== "linux" && "Linux only" }, async () => {
   const cache = tempDir("berth-cache-");
+  const stale = join(cache, "berth-launcher-0000000000000000");
+  writeFileSync(stale, "an older version", { mode: 0o755 });
   const first = await buildLauncher(cache);
   assert.ok("path" in first, `not built: ${JSON.stringify(first)}`);
   assert.equal(dirname(first.path), cache);
@@ -26,6 +28,7 @@ test("the launcher is compiled once into the cache and reused", { skip: process.
   const again = await buildLauncher(cache);
   assert.deepEqual(again, first);
   assert.equal(statSync(first.path).mtimeMs, built.mtimeMs, "not rebuilt");
+  assert.equal(existsSync(stale), false);
 });
 
 test("without a working compiler the launcher is unavailable, saying why", async () => {

@@ -5,7 +5,7 @@
 
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -74,6 +74,10 @@ export async function buildLauncher(cacheDirectory = defaultCacheDirectory()): P
   }
   await chmod(temporary, 0o755);
   await rename(temporary, path);
+  // Builds of other source versions are not needed any more (one running keeps its file open; one that
+  // starts later builds again).
+  const others = (await readdir(cacheDirectory).catch(() => [] as string[])).filter((name) => /^berth-launcher-[0-9a-f]{16}$/.test(name) && join(cacheDirectory, name) !== path);
+  await Promise.all(others.map((name) => rm(join(cacheDirectory, name), { force: true })));
   return { path };
 }
 
