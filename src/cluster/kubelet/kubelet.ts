@@ -70,10 +70,12 @@ export class Kubelet {
       },
       canMount: process.getuid?.() === 0,
       backoff: this.options.backoff ?? new Backoff(),
+      containers: new Map(),
     };
     this.unsubscribe = runtime.onContainerEvent((event) => {
       if (event.type !== "stopped") return;
-      for (const worker of this.workers.values()) if (worker.owns(event.containerId)) void worker.containerStopped(event.containerId);
+      const worker = this.ctx?.containers.get(event.containerId);
+      if (worker?.owns(event.containerId)) void worker.containerStopped(event.containerId);
     });
     this.informer = new Informer(client, paths.pods(), { fieldSelector: `spec.nodeName=${nodeName}` }, {
       add: (pod) => this.podSeen(pod),

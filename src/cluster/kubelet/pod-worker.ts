@@ -29,6 +29,8 @@ export interface KubeletContext {
   serviceEnv: Record<string, string>;
   canMount: boolean;
   backoff: Backoff;
+  /** The pod worker of each current container of this node, so a runtime event finds its pod without a scan. */
+  containers: Map<string, PodWorker>;
 }
 
 interface ContainerRecord {
@@ -579,6 +581,7 @@ export class PodWorker {
     // The previous instance is removed (its log file stays for --previous) before the next one is created.
     if (rec.containerId) {
       await runtime.removeContainer(rec.containerId).catch(() => undefined);
+      this.ctx.containers.delete(rec.containerId);
       rec.containerId = undefined;
     }
     const attempt = rec.ran ? rec.view.restartCount + 1 : rec.view.restartCount;
@@ -610,6 +613,7 @@ export class PodWorker {
       return;
     }
     rec.containerId = containerId;
+    this.ctx.containers.set(containerId, this);
     if (rec.ran) rec.view.restartCount++;
     rec.ran = true;
     rec.attempts.push(attempt);
@@ -746,8 +750,13 @@ export class PodWorker {
     await this.finish();
   }
 
+  private forgetContainers(): void {
+    for (const rec of this.records) if (rec.containerId && this.ctx.containers.get(rec.containerId) === this) this.ctx.containers.delete(rec.containerId);
+  }
+
   private async finish(): Promise<void> {
     this.finished = true;
+    this.forgetContainers();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const rec of this.records) this.stopProbes(rec);
     this.ctx.backoff.forget(`${this.uid}/`);
@@ -759,6 +768,7 @@ export class PodWorker {
   /** Called when the kubelet shuts down: containers die with the runtime, nothing is written. */
   shutdown(): void {
     this.finished = true;
+    this.forgetContainers();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const rec of this.records) this.stopProbes(rec);
   }
