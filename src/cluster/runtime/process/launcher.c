@@ -58,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -245,6 +246,8 @@ static void parse_options(char **argv, struct options *o) {
 
 static int pause_main(const char *hostname) {
   if (getpid() != 1) fail("the pause process must be PID 1 of a new pid namespace (the spawn server starts it so)");
+  /* Forked from the spawn server without an exec: a name of its own in ps and top. */
+  prctl(PR_SET_NAME, "berth-pause");
   if (unshare(CLONE_NEWUTS | CLONE_NEWIPC) != 0) fail("cannot create the pod's namespaces: %s", strerror(errno));
   /* Best effort: a hostname the kernel rejects (too long) leaves the host's name in place. */
   if (sethostname(hostname, strlen(hostname)) != 0) {
