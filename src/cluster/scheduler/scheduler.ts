@@ -62,7 +62,9 @@ export class Scheduler {
       },
       delete: () => undefined,
     });
-    this.pods = new Informer(this.client, paths.pods(), {}, {
+    // As kube-scheduler does: a pod that ended holds no room, so it leaves the watch (as a deletion) when it
+    // ends, and the scheduler decodes none of its later changes (the kubelet's final delete among them).
+    this.pods = new Informer(this.client, paths.pods(), { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" }, {
       add: (pod) => this.podChanged(undefined, pod),
       update: (oldPod, newPod) => this.podChanged(oldPod, newPod),
       delete: (pod) => this.podDeleted(pod),

@@ -102,3 +102,16 @@ test("nodeSelector and tolerations: a pod waits for a labelled node, a taint kee
   assert.equal(await until("affine bound", async () => (await getPod(cluster, "default", "affine"))?.spec?.nodeName), "node-3");
   for (const name of ["wants-ssd", "tolerant", "affine"]) await call(cluster, "DELETE", `/api/v1/namespaces/default/pods/${name}`);
 });
+
+test("a pod that ends frees its room while its object stays: a waiting pod is placed", async () => {
+  const milli = cpus().length * 1000;
+  const onNode3 = { nodeSelector: { "kubernetes.io/hostname": "node-3" } };
+  // Fills node-3 until it exits; its object stays (Succeeded) until someone deletes it.
+  await createPod(cluster, "default", sleeper("batch", { ...onNode3, restartPolicy: "Never" }, { command: ["sleep", "1"], resources: { requests: { cpu: `${milli}m` } } }));
+  assert.equal(await until("batch bound", async () => (await getPod(cluster, "default", "batch"))?.spec?.nodeName), "node-3");
+  await createPod(cluster, "default", sleeper("next", onNode3, { resources: { requests: { cpu: "500m" } } }));
+  const placed = await until("next bound after batch ended", async () => (await getPod(cluster, "default", "next"))?.spec?.nodeName);
+  assert.equal(placed, "node-3");
+  assert.equal((await getPod(cluster, "default", "batch"))?.status?.phase, "Succeeded");
+  for (const name of ["batch", "next"]) await call(cluster, "DELETE", `/api/v1/namespaces/default/pods/${name}`);
+});
