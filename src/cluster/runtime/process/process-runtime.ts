@@ -238,8 +238,9 @@ export class ProcessRuntime implements ContainerRuntime {
       const hostname = config.hostname ?? config.metadata.name;
       const launcher = this.launcherPath;
       await sandbox.startIsolation(launcher ? launcherPausePlan(launcher, hostname) : pausePlan(this.host.tools, hostname), this.spawner);
+    } else {
+      warnings.push(this.isolationWarning());
     }
-    else warnings.push(this.isolationWarning());
     this.sandboxes.set(sandbox.id, sandbox);
     return { podSandboxId: sandbox.id, warnings };
   }
