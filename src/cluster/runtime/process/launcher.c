@@ -1,7 +1,8 @@
 /*
  * berth-launcher: the process runtime's launch chains (launch-scripts.ts) in one small program, so that
- * starting a pod or a container costs one exec instead of five or six (each util-linux program exec costs
- * a millisecond and a half or more of CPU; a burst of a thousand pods spends whole seconds on them).
+ * starting a pod or a container costs a fork of its spawn server instead of five or six program execs
+ * (each util-linux program exec costs a millisecond and a half or more of CPU; a burst of a thousand pods
+ * spends whole seconds on them).
  *
  * Why a separate executable: Node cannot call setns(2), unshare(2), mount(2), chroot(2) or setgroups(2),
  * and a native addon would have to be built against the headers of the exact Node that runs Berth. A

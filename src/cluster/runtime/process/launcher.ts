@@ -1,5 +1,6 @@
-// The compiled launcher (launcher.c): one exec per pod and per container start instead of the five or six
-// programs of the shell chains in launch-scripts.ts, which stay as the fallback. It is built on first use
+// The compiled launcher (launcher.c, spawn-server.c): a fork of its spawn server per pod and per container
+// start instead of the five or six programs of the shell chains in launch-scripts.ts, which stay as the
+// fallback. It is built on first use
 // with the host's C compiler and cached by the hash of its source, so a new version of launcher.c is built
 // once and an unchanged one never again.
 

@@ -63,8 +63,9 @@ export interface ProcessRuntimeOptions {
    */
   writableLayer?: "auto" | "memory";
   /**
-   * How isolated pods and containers are started: "auto" (default) with the compiled launcher (launcher.c,
-   * one exec per start) when the host can build it, else with the shell chains of launch-scripts.ts;
+   * How isolated pods and containers are started: "auto" (default) with the compiled launcher (launcher.c:
+   * a fork of its spawn server per start, no program but the command exec'd) when the host can build it,
+   * else with the Node spawner and the shell chains of launch-scripts.ts;
    * "shell" always with the shell chains. The environment variable BERTH_RUNTIME_LAUNCHER=shell does the same.
    */
   launcher?: "auto" | "shell";
