@@ -1,8 +1,7 @@
 // The compiled launcher (launcher.c, spawn-server.c): a fork of its spawn server per pod and per container
 // start instead of the five or six programs of the shell chains in launch-scripts.ts, which stay as the
-// fallback. It is built on first use
-// with the host's C compiler and cached by the hash of its source, so a new version of launcher.c is built
-// once and an unchanged one never again.
+// fallback. It is built on first use with the host's C compiler and cached by the hash of its sources, so
+// a new version is built once and an unchanged one never again.
 
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
