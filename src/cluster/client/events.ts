@@ -65,6 +65,7 @@ export class EventRecorder {
   private readonly queue: PendingWrite[] = [];
   private head = 0;
   private writing: Promise<void> | undefined;
+  private closed = false;
 
   constructor(client: ApiClient, source: EventSource, maxRemembered = 5000) {
     this.client = client;
@@ -74,6 +75,7 @@ export class EventRecorder {
 
   /** Records the event; it is written in the background and a failure (namespace gone) never reaches the caller. */
   emit(object: InvolvedObject, type: "Normal" | "Warning", reason: string, message: string): void {
+    if (this.closed) return;
     const key = `${object.uid}\0${object.fieldPath ?? ""}\0${reason}\0${message}`;
     const previous = this.seen.get(key);
     const now = nowTime();
@@ -113,6 +115,12 @@ export class EventRecorder {
   /** Resolves once every event recorded so far has been written (or failed). */
   flushed(): Promise<void> {
     return this.writing ?? Promise.resolve();
+  }
+
+  /** The component stops: events not sent yet are dropped (the API server may be going away too). */
+  close(): void {
+    this.closed = true;
+    this.head = this.queue.length;
   }
 
   /** Forgets aggregation state of an object (its events expire with it). */

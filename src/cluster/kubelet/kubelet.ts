@@ -117,6 +117,7 @@ export class Kubelet {
   async stop(): Promise<void> {
     this.informer?.stop();
     this.heartbeat.stop();
+    this.ctx?.events.close();
     this.unsubscribe?.();
     for (const worker of this.workers.values()) worker.shutdown();
     await this.server.close();

@@ -81,6 +81,7 @@ export class Scheduler {
   stop(): void {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.events.close();
     this.nodes.stop();
     this.pods.stop();
   }

@@ -100,3 +100,22 @@ test("events: a failed write does not stop the ones after it", async () => {
   await recorder.flushed();
   assert.deepEqual(sent, ["Started"]);
 });
+
+test("events: after close, nothing more is sent and what waited is dropped", async () => {
+  const sent: string[] = [];
+  let release: () => void = () => undefined;
+  const client = {
+    event: (_method: string, _path: string, body: Obj) => {
+      sent.push(String(body.reason));
+      return new Promise<void>((resolve) => (release = resolve));
+    },
+  } as unknown as ApiClient;
+  const recorder = new EventRecorder(client, { component: "kubelet" });
+  recorder.emit(pod("a"), "Normal", "Pulling", "x");
+  recorder.emit(pod("a"), "Normal", "Pulled", "x");
+  recorder.close();
+  recorder.emit(pod("a"), "Normal", "Created", "x");
+  release();
+  await recorder.flushed();
+  assert.deepEqual(sent, ["Pulling"]);
+});
