@@ -18,6 +18,7 @@
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { WAL_LIMIT_BYTES } from "./checkpointer.ts";
 import type { KubeObject } from "./types.ts";
 
 export type ChangeType = "ADDED" | "MODIFIED" | "DELETED";
@@ -39,6 +40,8 @@ export interface StorageOptions {
   groupCommit?: boolean;
   /** Leave WAL checkpoints to someone else (a Checkpointer) instead of the writing connection. */
   externalCheckpoints?: boolean;
+  /** The size the WAL file is truncated to when it starts over (the Checkpointer's limit). */
+  walLimitBytes?: number;
   /** How the WAL file is synced after a group commit (tests hold it to see what waits for it). */
   fsync?: (fd: number, callback: (error: Error | null) => void) => void;
 }
@@ -165,7 +168,7 @@ export class Storage {
     this.#fsync = options.fsync ?? fdatasync;
     this.#db = new DatabaseSync(file);
     this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
-    if (options.externalCheckpoints) this.#db.exec("PRAGMA wal_autocheckpoint=0;");
+    if (options.externalCheckpoints) this.#db.exec(`PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=${options.walLimitBytes ?? WAL_LIMIT_BYTES};`);
     this.#db.exec(SCHEMA);
     if ((this.#db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined)?.value !== SCHEMA_VERSION) {
       const movesData = this.#db.prepare("SELECT 1 FROM pragma_table_info('objects') WHERE name = 'data'").get() !== undefined;

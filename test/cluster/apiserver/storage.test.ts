@@ -1,9 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Storage, type Change } from "../../../src/cluster/apiserver/storage.ts";
+import { Checkpointer } from "../../../src/cluster/apiserver/checkpointer.ts";
 
 test("group commit: one turn's writes commit together; durable() and watchers come after the commit", async () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
@@ -172,6 +173,37 @@ test("remembered existence follows writes: created, deleted, and a failed commit
     await storage.durable();
     storage.close();
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("under writes that never pause, the WAL is started over once it passes its limit, and nothing written is lost", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
+  const file = join(dir, "state.db");
+  const limit = 256 * 1024;
+  const storage = new Storage(file, { externalCheckpoints: true, walLimitBytes: limit });
+  const checkpointer = new Checkpointer(file, 20, limit);
+  try {
+    const walSize = () => statSync(`${file}-wal`).size;
+    const data = { text: "x".repeat(2000) };
+    let written = 0;
+    let largest = 0;
+    let restarted = false;
+    // Writes in every turn, as a busy server makes them (its transaction is open whenever a WAL sync
+    // runs, so a passive checkpoint never catches up), until the WAL has grown past its limit and come back.
+    for (let turn = 0; turn < 5_000 && !restarted; turn++) {
+      for (let i = 0; i < 10; i++) storage.put("configmaps", { metadata: { name: `c${written++}`, namespace: "default" }, data }, undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      largest = Math.max(largest, walSize());
+      restarted = largest > limit && walSize() <= limit;
+    }
+    await storage.durable();
+    assert.ok(largest > limit, "the WAL grew past its limit");
+    assert.ok(restarted, `the WAL started over (largest ${largest} bytes, now ${walSize()})`);
+    for (const i of [0, Math.floor(written / 2), written - 1]) assert.ok(storage.get("configmaps", "default", `c${i}`), `c${i} is still there`);
+  } finally {
+    await checkpointer.stop();
+    storage.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
