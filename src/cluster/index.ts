@@ -28,7 +28,8 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
   const nodes = options.nodes ?? 1;
   const api = await startApiServer({ dataDir: options.dataDir, port: options.port, nodes });
   const runtime = await ProcessRuntime.create(options.runtime ?? {});
-  const client = (component: string): ApiClient => new ApiClient({ url: api.url, token: api.adminToken, caCertPem: api.caCertPem, userAgent: `berth/${component}` });
+  // The components share the API server's process: they reach it through in-process connections.
+  const client = (component: string): ApiClient => new ApiClient({ url: api.url, token: api.adminToken, caCertPem: api.caCertPem, userAgent: `berth/${component}`, connect: api.connectLocal });
   const schedulerClient = client("scheduler");
   const clients: ApiClient[] = [schedulerClient];
   const scheduler = new Scheduler({ client: schedulerClient });

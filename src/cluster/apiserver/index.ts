@@ -1,9 +1,11 @@
 // Starts the embedded API server over a data directory: storage, PKI, bootstrap objects, the
 // HTTPS listener on 127.0.0.1, and the kubeconfig that points at it.
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer as createPlainServer } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { duplexPair, type Duplex } from "node:stream";
 import { ADMIN_USER, MastersAuthorizer, TokenAuthenticator } from "./auth.ts";
 import { bootstrapCluster } from "./bootstrap.ts";
 import { Checkpointer } from "./checkpointer.ts";
@@ -35,6 +37,12 @@ export interface RunningApiServer {
   adminToken: string;
   caCertPem: string;
   store: RestStore;
+  /**
+   * A connection to this server from inside its own process (the embedded cluster's scheduler and
+   * kubelets): plain HTTP over an in-process stream pair, the same handler and authentication as over
+   * HTTPS, without TLS and TCP on both ends (a small GET 70-115 µs of CPU for both ends against 270-370).
+   */
+  connectLocal(): Duplex;
   stop(): Promise<void>;
 }
 
@@ -77,6 +85,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => resolve());
   });
+  const local = createPlainServer({ keepAliveTimeout: 0 }, handler);
+  const localSockets = new Set<Duplex>();
+  const connectLocal = (): Duplex => {
+    const [clientSide, serverSide] = duplexPair();
+    // What node:http asks of a socket beyond a stream; it has no timers or TCP options to set.
+    const socket = serverSide as Duplex & Record<string, unknown>;
+    for (const method of ["setTimeout", "setNoDelay", "setKeepAlive"]) socket[method] = () => socket;
+    socket.remoteAddress = "127.0.0.1";
+    localSockets.add(serverSide);
+    serverSide.once("close", () => localSockets.delete(serverSide));
+    local.emit("connection", serverSide);
+    return clientSide;
+  };
   const port = (server.address() as AddressInfo).port;
   address = `${host}:${port}`;
   const url = `https://${host}:${port}`;
@@ -91,9 +112,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
     adminToken: pki.adminToken,
     caCertPem: pki.caCertPem,
     store,
+    connectLocal,
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      for (const socket of localSockets) socket.destroy();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
