@@ -3,37 +3,22 @@
 // impersonation.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { KUBECTL_VERSIONS, kubectlBinary, run, type Result } from "../helpers/kubectl.ts";
+import { KUBECTL_VERSIONS, kubectlBinary, kubectlCommands, type Result } from "../helpers/kubectl.ts";
 import { call, startTestServer, type TestServer } from "../helpers/server.ts";
 
 const versions = [KUBECTL_VERSIONS[0] as string, KUBECTL_VERSIONS[KUBECTL_VERSIONS.length - 1] as string].map((minor) => ({ minor, binary: kubectlBinary(minor) }));
 
 let server: TestServer;
-let cacheRoot: string;
+const { kubectl, ok, dispose } = kubectlCommands(() => server.kubeconfigPath);
 
 before(async () => {
   server = await startTestServer();
-  cacheRoot = mkdtempSync(join(tmpdir(), "berth-kubectl-cache-"));
 });
 
 after(async () => {
   await server?.dispose();
-  rmSync(cacheRoot, { recursive: true, force: true });
+  dispose();
 });
-
-/** kubectl with this server's kubeconfig and a cache directory per version. */
-function kubectl(binary: string, minor: string, args: string[], input?: string): Promise<Result> {
-  return run(binary, ["--kubeconfig", server.kubeconfigPath, "--cache-dir", join(cacheRoot, minor), ...args], input);
-}
-
-async function ok(binary: string, minor: string, args: string[], input?: string): Promise<string> {
-  const result = await kubectl(binary, minor, args, input);
-  assert.equal(result.code, 0, `kubectl ${args.join(" ")} failed: ${result.stderr}`);
-  return result.stdout;
-}
 
 const configMap = (ns: string, name: string, owner?: { name: string; uid: string }, block = false): string =>
   JSON.stringify({

