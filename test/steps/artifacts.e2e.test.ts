@@ -5,19 +5,10 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { sh, StepError, type StepContext } from "../../src/steps/sh.ts";
+import { sh, StepError } from "../../src/steps/sh.ts";
 import { archiveArtifacts, readFingerprints } from "../../src/steps/artifacts.ts";
-import { SecretMasker } from "../../src/steps/masker.ts";
-import { Log, startEmbeddedController } from "../controller/helpers.ts";
+import { agentContext } from "./helpers.ts";
 
-const WORKSPACE = "/home/jenkins/agent/workspace/job";
-
-async function agentContext(t: { after(fn: () => unknown): void }): Promise<StepContext & { log: Log }> {
-  const { controller } = await startEmbeddedController(t, [{ name: "build", label: "build", containers: [] }]);
-  const agent = await controller.requestAgent({ label: "build", log: new Log() });
-  await agent.run(["mkdir", "-p", WORKSPACE]).result;
-  return { agent, log: new Log(), cwd: WORKSPACE, env: {}, masker: new SecretMasker([]) };
-}
 
 function tree(dir: string): string[] {
   const out: string[] = [];

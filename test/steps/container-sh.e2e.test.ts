@@ -6,8 +6,8 @@ import { mapPath } from "../../src/steps/container-sh.ts";
 import { SecretMasker } from "../../src/steps/masker.ts";
 import type { AgentHub } from "../../src/controller/agent-hub.ts";
 import { Log, startEmbeddedController } from "../controller/helpers.ts";
+import { WORKSPACE, stepContext } from "./helpers.ts";
 
-const WORKSPACE = "/home/jenkins/agent/workspace/job";
 
 async function podContext(t: { after(fn: () => unknown): void }): Promise<StepContext & { log: Log; hub: AgentHub }> {
   const { controller, hub } = await startEmbeddedController(t, [
@@ -20,9 +20,7 @@ async function podContext(t: { after(fn: () => unknown): void }): Promise<StepCo
       ],
     },
   ]);
-  const agent = await controller.requestAgent({ label: "build", log: new Log() });
-  await agent.run(["mkdir", "-p", WORKSPACE]).result;
-  return { agent, log: new Log(), cwd: WORKSPACE, env: { WORKSPACE, GREETING: "hi" }, masker: new SecretMasker([]), hub };
+  return { ...(await stepContext(controller, { env: { WORKSPACE, GREETING: "hi" } })), hub };
 }
 
 test("paths under the agent's workspace mount map onto another container's", () => {

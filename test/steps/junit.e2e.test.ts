@@ -2,20 +2,12 @@
 // and counted; the summary and failed tests in the log; the errors Jenkins gives.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { sh, StepError, type StepContext } from "../../src/steps/sh.ts";
+import { sh, StepError } from "../../src/steps/sh.ts";
 import { writeFile } from "../../src/steps/files.ts";
 import { junit, EMPTY_RESULT_MESSAGE, NO_REPORTS_MESSAGE } from "../../src/steps/junit.ts";
-import { SecretMasker } from "../../src/steps/masker.ts";
-import { Log, startEmbeddedController } from "../controller/helpers.ts";
+import { Log } from "../controller/helpers.ts";
+import { WORKSPACE, agentContext } from "./helpers.ts";
 
-const WORKSPACE = "/home/jenkins/agent/workspace/job";
-
-async function agentContext(t: { after(fn: () => unknown): void }): Promise<StepContext & { log: Log }> {
-  const { controller } = await startEmbeddedController(t, [{ name: "build", label: "build", containers: [] }]);
-  const agent = await controller.requestAgent({ label: "build", log: new Log() });
-  await agent.run(["mkdir", "-p", WORKSPACE]).result;
-  return { agent, log: new Log(), cwd: WORKSPACE, env: {}, masker: new SecretMasker([]) };
-}
 
 const SUREFIRE = `<?xml version="1.0" encoding="UTF-8"?>
 <testsuite name="com.example.FooTest" tests="4" failures="1" skipped="1">

@@ -6,21 +6,18 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { sh, StepError, type StepContext } from "../../src/steps/sh.ts";
+import { sh, StepError } from "../../src/steps/sh.ts";
 import { stash, unstash } from "../../src/steps/stash.ts";
 import { SecretMasker } from "../../src/steps/masker.ts";
 import { Log, startEmbeddedController } from "../controller/helpers.ts";
-
-const WORKSPACE = "/home/jenkins/agent/workspace/job";
+import { WORKSPACE, stepContext, type TestStepContext } from "./helpers.ts";
 
 /** Two agent pods of the same build. */
-async function twoPods(t: { after(fn: () => unknown): void }): Promise<[StepContext & { log: Log }, StepContext & { log: Log }]> {
+async function twoPods(t: { after(fn: () => unknown): void }): Promise<[TestStepContext, TestStepContext]> {
   const { controller } = await startEmbeddedController(t, [{ name: "build", label: "build", containers: [] }]);
-  const pods = await Promise.all([1, 2].map(() => controller.requestAgent({ label: "build", log: new Log() })));
-  assert.notEqual(pods[0]!.podName, pods[1]!.podName);
-  const contexts = pods.map((agent) => ({ agent, log: new Log(), cwd: WORKSPACE, env: {}, masker: new SecretMasker([]) }));
-  for (const ctx of contexts) await ctx.agent.run(["mkdir", "-p", WORKSPACE]).result;
-  return contexts as [StepContext & { log: Log }, StepContext & { log: Log }];
+  const [one, two] = await Promise.all([stepContext(controller), stepContext(controller)]);
+  assert.notEqual(one.agent.podName, two.agent.podName);
+  return [one, two];
 }
 
 test("stash in one pod, unstash in another: includes, excludes, default excludes, links, subdirectories", async (t) => {
@@ -88,11 +85,7 @@ test("stash and unstash with a tar that has no --null (BusyBox, as in Alpine ima
   writeFileSync(join(tools, "tar"), '#!/bin/sh\ncase " $* " in *" --help "*) echo "BusyBox v1.36 multi-call binary."; exit 0;; *" --null "*) echo "tar: unrecognized option --null" >&2; exit 1;; esac\nexec /usr/bin/tar "$@"\n', { mode: 0o755 });
   const path = `${tools}:${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`;
   const { controller } = await startEmbeddedController(t, [{ name: "bb", label: "bb", containers: [{ name: "jnlp", envVars: [{ kind: "envVar", key: "PATH", value: path }] }] }]);
-  const [one, two] = (await Promise.all([1, 2].map(async () => {
-    const agent = await controller.requestAgent({ label: "bb", log: new Log() });
-    await agent.run(["mkdir", "-p", WORKSPACE]).result;
-    return { agent, log: new Log(), cwd: WORKSPACE, env: {}, masker: new SecretMasker([]) };
-  }))) as [StepContext & { log: Log }, StepContext & { log: Log }];
+  const [one, two] = await Promise.all([stepContext(controller, { label: "bb" }), stepContext(controller, { label: "bb" })]);
   assert.match(String(await sh(one, { script: "#!/bin/sh\ntar --help", returnStdout: true })), /BusyBox/);
   await sh(one, { script: "#!/bin/sh\nmkdir -p src/a && echo one > 'src/a/with space.txt' && echo two > src/b.txt" });
   const stashes = mkdtempSync(join(tmpdir(), "berth-stash-"));

@@ -1,26 +1,17 @@
 // sh and containerLog in a real agent pod on the embedded cluster.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { sh, StepError, type StepContext } from "../../src/steps/sh.ts";
+import { sh, StepError } from "../../src/steps/sh.ts";
 import { containerLog } from "../../src/steps/container-log.ts";
 import { deleteDir, fileExists, readFile, writeFile } from "../../src/steps/files.ts";
-import { SecretMasker } from "../../src/steps/masker.ts";
-import { Log, startEmbeddedController } from "../controller/helpers.ts";
+import { WORKSPACE, agentContext, type TestStepContext } from "./helpers.ts";
 
-const WORKSPACE = "/home/jenkins/agent/workspace/job";
-
-async function agentContext(t: { after(fn: () => unknown): void }, secrets: string[] = []): Promise<StepContext & { log: Log }> {
-  const { controller } = await startEmbeddedController(t, [
-    { name: "build", label: "build", containers: [{ name: "db", image: "mariadb", command: "sh -c", args: "'echo one; echo two; echo three; exec sleep 3600'" }] },
-  ]);
-  const log = new Log();
-  const agent = await controller.requestAgent({ label: "build", log });
-  await agent.run(["mkdir", "-p", WORKSPACE]).result;
-  return { agent, log: new Log(), cwd: WORKSPACE, env: { GREETING: "hello" }, masker: new SecretMasker(secrets) };
-}
+/** A pod with a `db` container that prints three lines, GREETING in the environment. */
+const podContext = (t: { after(fn: () => unknown): void }, secrets: string[] = []): Promise<TestStepContext> =>
+  agentContext(t, [{ name: "db", image: "mariadb", command: "sh -c", args: "'echo one; echo two; echo three; exec sleep 3600'" }], { env: { GREETING: "hello" }, secrets });
 
 test("sh: traced commands in the log, exit codes, returnStatus, returnStdout untrimmed, #! scripts", async (t) => {
-  const ctx = await agentContext(t);
+  const ctx = await podContext(t);
   assert.equal(await sh(ctx, { script: 'echo "$GREETING from $(pwd)"' }), undefined);
   assert.deepEqual(ctx.log.lines, ['+ pwd', `+ echo hello from ${WORKSPACE}`, `hello from ${WORKSPACE}`]);
   await assert.rejects(sh(ctx, { script: "echo before\nexit 3\necho after" }), (e: unknown) => e instanceof StepError && e.message === "script returned exit code 3");
@@ -35,13 +26,13 @@ test("sh: traced commands in the log, exit codes, returnStatus, returnStdout unt
 });
 
 test("sh: secrets are masked in the log, also when split across output chunks", async (t) => {
-  const ctx = await agentContext(t, ["t0p-s3cret"]);
+  const ctx = await podContext(t, ["t0p-s3cret"]);
   await sh(ctx, { script: "#!/bin/sh\nprintf 't0p-'; sleep 0.2; printf 's3cret and more\\n'" });
   assert.deepEqual(ctx.log.lines, ["**** and more"]);
 });
 
 test("sh: an aborted step is stopped, whole process tree included, and the log says so", async (t) => {
-  const ctx = await agentContext(t);
+  const ctx = await podContext(t);
   const controller = new AbortController();
   const step = sh({ ...ctx, signal: controller.signal }, { script: "sleep 300 &\nsleep 300" });
   await new Promise((r) => setTimeout(r, 500));
@@ -53,7 +44,7 @@ test("sh: an aborted step is stopped, whole process tree included, and the log s
 });
 
 test("containerLog: printed between markers, or returned; options applied; errors do not fail the build", async (t) => {
-  const ctx = await agentContext(t);
+  const ctx = await podContext(t);
   await sh(ctx, { script: "#!/bin/sh\nsleep 0.5" });
   await containerLog(ctx.agent, ctx.log, ctx.masker, { name: "db" });
   assert.deepEqual(ctx.log.lines, [`> start log of container 'db' in pod '${ctx.agent.podName}'`, "one", "two", "three", `> end log of container 'db' in pod '${ctx.agent.podName}'`]);
@@ -64,7 +55,7 @@ test("containerLog: printed between markers, or returned; options applied; error
 });
 
 test("file steps: writeFile, readFile (text and base64), fileExists, deleteDir, with clear errors", async (t) => {
-  const ctx = await agentContext(t);
+  const ctx = await podContext(t);
   await writeFile(ctx, { file: "out/notes.txt", text: "héllo\nworld\n" });
   assert.equal(await readFile(ctx, { file: "out/notes.txt" }), "héllo\nworld\n");
   assert.equal(await readFile(ctx, { file: `${WORKSPACE}/out/notes.txt`, encoding: "Base64" }), Buffer.from("héllo\nworld\n").toString("base64"));
