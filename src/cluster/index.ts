@@ -2,6 +2,7 @@
 // directory — the API server, then the scheduler and one kubelet per node (node-1 … node-N), all in this
 // process and all talking to the API server over HTTPS like separate components would.
 import { startApiServer, type RunningApiServer } from "./apiserver/index.ts";
+import type { SyncMode } from "./apiserver/storage.ts";
 import { ApiClient } from "./client/api.ts";
 import { Kubelet } from "./kubelet/kubelet.ts";
 import { ProcessRuntime, type ProcessRuntimeOptions } from "./runtime/process/process-runtime.ts";
@@ -14,6 +15,8 @@ export interface ClusterOptions {
   nodes?: number;
   /** Pods each node accepts (default 110, like the real kubelet). */
   maxPodsPerNode?: number;
+  /** When an acknowledged API write reaches the disk: within 100 ms (default), or before its answer. */
+  fsync?: SyncMode;
   /** Options of the process runtime, e.g. `{ imagePolicy: { unavailable: ["*:broken"] } }`. */
   runtime?: ProcessRuntimeOptions;
 }
@@ -26,7 +29,7 @@ export interface RunningCluster extends RunningApiServer {
 
 export async function startCluster(options: ClusterOptions): Promise<RunningCluster> {
   const nodes = options.nodes ?? 1;
-  const api = await startApiServer({ dataDir: options.dataDir, port: options.port, nodes });
+  const api = await startApiServer({ dataDir: options.dataDir, port: options.port, nodes, fsync: options.fsync });
   const runtime = await ProcessRuntime.create(options.runtime ?? {});
   // The components share the API server's process: they reach it through in-process connections.
   const client = (component: string): ApiClient => new ApiClient({ url: api.url, token: api.adminToken, caCertPem: api.caCertPem, userAgent: `berth/${component}`, connect: api.connectLocal });

@@ -16,7 +16,7 @@ import { loadOrCreatePki } from "./pki.ts";
 import { RbacAuthorizer } from "./rbac.ts";
 import { RestStore } from "./rest.ts";
 import { ServiceAccountTokens } from "./service-account-tokens.ts";
-import { Storage } from "./storage.ts";
+import { Storage, type SyncMode } from "./storage.ts";
 
 export interface ApiServerOptions {
   dataDir: string;
@@ -27,6 +27,8 @@ export interface ApiServerOptions {
   nodes?: number;
   /** How many changes the watch history keeps. */
   historyLength?: number;
+  /** When an acknowledged write reaches the disk (storage.ts): within 100 ms (default), or before its answer. */
+  fsync?: SyncMode;
   bookmarkIntervalMs?: number;
 }
 
@@ -51,7 +53,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const pki = await loadOrCreatePki(options.dataDir);
   const dbFile = join(options.dataDir, "state.db");
-  const storage = new Storage(dbFile, { historyLength: options.historyLength, externalCheckpoints: true });
+  const storage = new Storage(dbFile, { historyLength: options.historyLength, externalCheckpoints: true, sync: options.fsync });
   const checkpointer = new Checkpointer(dbFile);
   const store = new RestStore(storage);
   const controllers = bootstrapCluster(store, pki.caCertPem, options.nodes ?? 0);

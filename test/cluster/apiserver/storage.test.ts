@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Storage, type Change } from "../../../src/cluster/apiserver/storage.ts";
-import { Checkpointer } from "../../../src/cluster/apiserver/checkpointer.ts";
+import { Checkpointer, walSizeLimit } from "../../../src/cluster/apiserver/checkpointer.ts";
 
 test("group commit: one turn's writes commit together; durable() and watchers come after the commit", async () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
@@ -30,11 +30,11 @@ test("group commit: one turn's writes commit together; durable() and watchers co
   }
 });
 
-test("the WAL fsync runs off the event loop: answers and watchers wait for it; writes made meanwhile are committed together when it ends and wait for the next one", async () => {
+test("sync \"always\": the WAL fsync runs off the event loop; answers and watchers wait for it; writes made meanwhile are committed together when it ends and wait for the next one", async () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
   try {
     const syncs: ((error: Error | null) => void)[] = [];
-    const storage = new Storage(join(dir, "state.db"), { fsync: (_fd, callback) => syncs.push(callback) });
+    const storage = new Storage(join(dir, "state.db"), { sync: "always", fsync: (_fd, callback) => syncs.push(callback) });
     const seen: string[] = [];
     storage.subscribe((change) => seen.push(change.object.metadata.name ?? ""));
     let firstDurable = false;
@@ -71,10 +71,46 @@ test("the WAL fsync runs off the event loop: answers and watchers wait for it; w
   }
 });
 
+test("sync \"interval\" (the default): a write is answered and its watchers told once committed; the WAL is synced within the interval, one sync at a time", async (t) => {
+  t.mock.method(console, "error", () => {});
+  const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
+  const syncs: ((error: Error | null) => void)[] = [];
+  const storage = new Storage(join(dir, "state.db"), { syncIntervalMs: 20, fsync: (_fd, callback) => syncs.push(callback) });
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  try {
+    const seen: string[] = [];
+    storage.subscribe((change) => seen.push(change.object.metadata.name ?? ""));
+    storage.put("configmaps", { metadata: { name: "a", namespace: "default" } }, undefined);
+    await storage.durable();
+    assert.deepEqual(seen, ["a"], "watchers hear of a write at its commit");
+    assert.equal(storage.durableRV, storage.currentRV);
+    assert.equal(syncs.length, 0, "the sync comes later");
+    await sleep(80);
+    assert.equal(syncs.length, 1, "a sync within the interval");
+    storage.put("configmaps", { metadata: { name: "b", namespace: "default" } }, undefined);
+    await storage.durable();
+    assert.deepEqual(seen, ["a", "b"], "a running sync holds nobody up");
+    await sleep(80);
+    assert.equal(syncs.length, 1, "one sync at a time");
+    syncs.shift()?.(null);
+    await sleep(80);
+    assert.equal(syncs.length, 1, "the write committed during the sync gets one of its own");
+    syncs.shift()?.(new Error("EIO"));
+    await sleep(80);
+    assert.equal(syncs.length, 1, "a failed sync is tried again");
+    syncs.shift()?.(null);
+    await sleep(80);
+    assert.equal(syncs.length, 0, "nothing left to sync");
+  } finally {
+    storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("close syncs what is committed and tells its waiters", async () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
   try {
-    const storage = new Storage(join(dir, "state.db"), { fsync: () => {} });
+    const storage = new Storage(join(dir, "state.db"), { sync: "always", fsync: () => {} });
     storage.put("configmaps", { metadata: { name: "a", namespace: "default" } }, undefined);
     const durable = storage.durable();
     await new Promise((resolve) => setImmediate(resolve));
@@ -177,33 +213,72 @@ test("remembered existence follows writes: created, deleted, and a failed commit
   }
 });
 
-test("under writes that never pause, the WAL is started over once it passes its limit, and nothing written is lost", async () => {
+/** The WAL header's checkpoint sequence number: it grows by one each time the WAL starts over. */
+function walSequence(file: string): number {
+  const header = Buffer.alloc(16);
+  const fd = openSync(`${file}-wal`, "r");
+  try {
+    readSync(fd, header, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return header.readUInt32BE(12);
+}
+
+async function withCheckpointedStorage(restartBytes: number, body: (storage: Storage, file: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
   const file = join(dir, "state.db");
-  const limit = 256 * 1024;
-  const storage = new Storage(file, { externalCheckpoints: true, walLimitBytes: limit });
-  const checkpointer = new Checkpointer(file, 20, limit);
+  const storage = new Storage(file, { externalCheckpoints: true, walRestartBytes: restartBytes });
+  const checkpointer = new Checkpointer(file, 20, restartBytes);
   try {
-    const walSize = () => statSync(`${file}-wal`).size;
-    const data = { text: "x".repeat(2000) };
-    let written = 0;
-    let largest = 0;
-    let restarted = false;
-    // Writes in every turn, as a busy server makes them (its transaction is open whenever a WAL sync
-    // runs, so a passive checkpoint never catches up), until the WAL has grown past its limit and come back.
-    for (let turn = 0; turn < 5_000 && !restarted; turn++) {
-      for (let i = 0; i < 10; i++) storage.put("configmaps", { metadata: { name: `c${written++}`, namespace: "default" }, data }, undefined);
-      await new Promise((resolve) => setImmediate(resolve));
-      largest = Math.max(largest, walSize());
-      restarted = largest > limit && walSize() <= limit;
-    }
-    await storage.durable();
-    assert.ok(largest > limit, "the WAL grew past its limit");
-    assert.ok(restarted, `the WAL started over (largest ${largest} bytes, now ${walSize()})`);
-    for (const i of [0, Math.floor(written / 2), written - 1]) assert.ok(storage.get("configmaps", "default", `c${i}`), `c${i} is still there`);
+    await body(storage, file);
   } finally {
     await checkpointer.stop();
     storage.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const data = { text: "x".repeat(2000) };
+
+test("after a pause in writes the WAL starts over by itself, in the same file", async () => {
+  await withCheckpointedStorage(2 ** 30, async (storage, file) => {
+    for (let i = 0; i < 200; i++) storage.put("configmaps", { metadata: { name: `c${i}`, namespace: "default" }, data }, undefined);
+    await storage.durable();
+    const before = walSequence(file);
+    const size = statSync(`${file}-wal`).size;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    storage.put("configmaps", { metadata: { name: "after-the-pause", namespace: "default" } }, undefined);
+    await storage.durable();
+    assert.equal(walSequence(file), before + 1, "the WAL started over");
+    assert.equal(statSync(`${file}-wal`).size, size, "its file is reused, not truncated");
+    assert.ok(storage.get("configmaps", "default", "c0") && storage.get("configmaps", "default", "after-the-pause"));
+  });
+});
+
+test("under writes that never pause, the WAL is started over once it passes its restart size, and nothing written is lost", async () => {
+  const restartBytes = 256 * 1024;
+  await withCheckpointedStorage(restartBytes, async (storage, file) => {
+    const walSize = () => statSync(`${file}-wal`).size;
+    let written = 0;
+    let largest = 0;
+    let largestAfterRestart = 0;
+    let restarts = 0;
+    let sequence = 0;
+    // Writes in every turn, as a busy server makes them, so a passive checkpoint never catches up.
+    for (let turn = 0; turn < 5_000 && restarts < 3; turn++) {
+      for (let i = 0; i < 10; i++) storage.put("configmaps", { metadata: { name: `c${written++}`, namespace: "default" }, data }, undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (turn === 0) sequence = walSequence(file);
+      largest = Math.max(largest, walSize());
+      const now = walSequence(file);
+      if (now > sequence) largestAfterRestart = Math.max(largestAfterRestart, walSize());
+      restarts += now - sequence;
+      sequence = now;
+    }
+    await storage.durable();
+    assert.ok(restarts >= 3, `the WAL started over (${restarts} times, largest ${largest} bytes)`);
+    assert.ok(largestAfterRestart <= walSizeLimit(restartBytes), `the file is cut back to its limit when it starts over (${largestAfterRestart} bytes; largest ${largest})`);
+    for (const i of [0, Math.floor(written / 2), written - 1]) assert.ok(storage.get("configmaps", "default", `c${i}`), `c${i} is still there`);
+  });
 });

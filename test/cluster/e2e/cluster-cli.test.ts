@@ -17,8 +17,8 @@ interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startCluster(dataDir: string, nodes = 2): Promise<Started> {
-  const child = spawn(process.execPath, [BERTH, "cluster", "start", "--data-dir", dataDir, "--port", "0", "--nodes", String(nodes)]);
+function startCluster(dataDir: string, nodes = 2, args: string[] = []): Promise<Started> {
+  const child = spawn(process.execPath, [BERTH, "cluster", "start", "--data-dir", dataDir, "--port", "0", "--nodes", String(nodes), ...args]);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
     let out = "";
@@ -61,24 +61,41 @@ test("berth cluster start: ready line, nodes, SIGTERM stops cleanly, restart kee
   }
 });
 
-test("nothing acknowledged is lost on kill -9", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "berth-kill-"));
-  try {
-    const first = await startCluster(dataDir, 0);
-    const names: string[] = [];
-    for (let i = 0; i < 20; i++) {
-      const created = await first.api.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: `k${i}` } } });
-      names.push(created.metadata?.name ?? "");
+for (const fsync of ["interval", "always"]) {
+  test(`nothing acknowledged is lost on kill -9 (--fsync ${fsync}), with writes still in flight`, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "berth-kill-"));
+    try {
+      const first = await startCluster(dataDir, 0, ["--fsync", fsync]);
+      const acknowledged: string[] = [];
+      let next = 0;
+      let killed = false;
+      // 10 writers; the kill goes out the moment the 200th answer arrives, with up to 9 writes unanswered.
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          while (!killed) {
+            const name = `k${next++}`;
+            try {
+              await first.api.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name } } });
+            } catch {
+              return;
+            }
+            acknowledged.push(name);
+            if (acknowledged.length === 200) {
+              killed = true;
+              first.child.kill("SIGKILL");
+            }
+          }
+        }),
+      );
+      await first.exited;
+      const second = await startCluster(dataDir, 0);
+      const list = await second.api.listNamespacedConfigMap({ namespace: "default" });
+      const present = new Set(list.items.map((c) => c.metadata?.name));
+      assert.deepEqual(acknowledged.filter((n) => !present.has(n)), []);
+      second.child.kill("SIGTERM");
+      await second.exited;
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
-    first.child.kill("SIGKILL");
-    await first.exited;
-    const second = await startCluster(dataDir, 0);
-    const list = await second.api.listNamespacedConfigMap({ namespace: "default" });
-    const present = new Set(list.items.map((c) => c.metadata?.name));
-    assert.deepEqual(names.filter((n) => !present.has(n)), []);
-    second.child.kill("SIGTERM");
-    await second.exited;
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
+  });
+}
