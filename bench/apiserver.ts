@@ -324,7 +324,7 @@ try {
   console.log(`under load (open loop: ${OPEN_LOOP_CLIENTS} keep-alive clients sending ${OPEN_LOOP_RATE} requests/s in total on a fixed schedule for ${OPEN_LOOP_SECONDS} s after ${OPEN_LOOP_WARMUP_SECONDS} s unrecorded, latency from each request's scheduled send time):`);
   console.log(`  create ${summary(open.create)}; server CPU ${open.createCpu.toFixed(0)} µs per create`);
   const floor = await floorLatency(server, dataDir);
-  console.log(`  floor, the same POSTs answered at once by a bare Node HTTPS server in its own process: ${summary(floor)}`);
+  console.log(`  floor, the same POSTs answered at once by a bare Node HTTPS server in its own process: ${summary(floor)}; create p99 is ${(p99(open.create) / p99(floor)).toFixed(1)}x the floor's`);
   console.log(`  get ${summary(open.get)}; server CPU ${open.getCpu.toFixed(0)} µs per get`);
   const rates: string[] = [];
   for (const rate of OTHER_RATES) rates.push(`${rate}/s p99 ${p99(await openLoopCreates(server, calls, rate, OTHER_RATE_SECONDS, `r${rate}`)).toFixed(1)} ms`);
