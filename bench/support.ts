@@ -47,8 +47,10 @@ export async function openLoop(rate: number, seconds: number, clients: number, s
     Array.from({ length: clients }, async (_, c) => {
       for (let i = c; i < total; i += clients) {
         const scheduled = start + (i * 1000) / rate;
-        const wait = scheduled - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        // Node's timers have 1 ms granularity and may fire up to a millisecond early: never send early.
+        for (let wait = scheduled - performance.now(); wait > 0; wait = scheduled - performance.now()) {
+          await new Promise((resolve) => (wait >= 1 ? setTimeout(resolve, wait) : setImmediate(resolve)));
+        }
         await send(c, i);
         latencies.push(performance.now() - scheduled);
       }
