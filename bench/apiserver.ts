@@ -39,7 +39,7 @@ const OPEN_LOOP_RATE = Number(process.env.RATE ?? 1000);
 const OPEN_LOOP_SECONDS = 10;
 /**
  * Unrecorded seconds at the same rate first. A fresh server's heap, WAL and database grow into memory
- * the VM has not touched yet, and on this machine that made the first 10 s of load 2-6x slower at p99
+ * the VM has not touched yet, and on this machine that made the first 10 s of load several times slower at p99
  * (measured: the same 1,000/s later in the run gave p99 3-5 ms where the first window gave 17-25 ms).
  */
 const OPEN_LOOP_WARMUP_SECONDS = 15;
