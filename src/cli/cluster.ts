@@ -1,7 +1,7 @@
 // `berth cluster …`: runs the embedded Kubernetes-compatible cluster in the foreground.
 import { resolve } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import type { SyncMode } from "../cluster/apiserver/storage.ts";
+import type { ClusterOptions } from "../cluster/index.ts";
 import { defaultClusterDir, recordRunningCluster } from "./embedded.ts";
 
 function nonNegativeInteger(value: string): number {
@@ -20,10 +20,10 @@ export function registerClusterCommands(program: Command): void {
     .option("--nodes <n>", "number of nodes to register", nonNegativeInteger, 1)
     .addOption(
       new Option("--fsync <when>", "when an acknowledged API write reaches the disk: 'interval' syncs within 100 ms (a kill -9 loses nothing, a power cut the last 100 ms), 'always' before answering (a power cut loses nothing; writes wait for the disk)")
-        .choices(["interval", "always"] satisfies SyncMode[])
+        .choices(["interval", "always"] satisfies ClusterOptions["fsync"][])
         .default("interval"),
     )
-    .action(async (opts: { dataDir: string; port: number; nodes: number; fsync: SyncMode }) => {
+    .action(async (opts: { dataDir: string; port: number; nodes: number; fsync: NonNullable<ClusterOptions["fsync"]> }) => {
       // Loaded on use: the cluster (certificates, SQLite, runtime) is heavy for every other command.
       const { startCluster } = await import("../cluster/index.ts");
       const running = await startCluster({ dataDir: resolve(opts.dataDir), port: opts.port, nodes: opts.nodes, fsync: opts.fsync });

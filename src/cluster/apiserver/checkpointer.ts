@@ -9,7 +9,7 @@
 // without end. Once it holds more than `restartBytes` of frames the worker runs a second passive
 // checkpoint and then a RESTART checkpoint: it waits for a moment between two of the server's
 // transactions and copies the few frames left, and the server's writes wait for it and then sync
-// the WAL's new header: 20-35 ms on this project's virtual disk, which at 1,000 creates a second
+// the WAL's new header: 20-35 ms on the virtual disk the benchmarks ran on, which at 1,000 creates a second
 // makes 20-50 answers late. A create writes three 4 KiB pages, so the restart size decides how
 // often: 256 MiB is every 20 s of 1,000 creates a second without a pause, and a WAL that size is
 // read in well under a second when the server starts after a crash.

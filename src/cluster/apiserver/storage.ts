@@ -427,48 +427,47 @@ export class Storage {
     if (this.#syncTimer || this.#intervalSyncRunning) return;
     this.#syncTimer = setTimeout(() => {
       this.#syncTimer = undefined;
-      const fd = this.#walFd!;
       this.#intervalSyncRunning = true;
       this.#unsynced = false;
-      this.#fsync(fd, (error) => {
+      this.#syncWal((error) => {
         this.#intervalSyncRunning = false;
-        if (this.#closed) {
-          closeSync(fd);
-          return;
-        }
-        if (error) {
-          // The writes were answered already; the next sync tries again.
-          console.error("berth apiserver: fsync of the write-ahead log failed", error);
-          this.#unsynced = true;
-        }
+        // The writes were answered already; the next sync tries again.
+        if (error) this.#unsynced = true;
         if (this.#unsynced) this.#syncSoon();
       });
     }, this.#syncIntervalMs);
     this.#syncTimer.unref();
   }
 
-  /** Starts an fsync of the WAL for every batch committed since the last one started, unless one is running. */
+  /** "always": starts an fsync of the WAL for every batch committed since the last one started, unless one is running. */
   #syncCommitted(): void {
     if (this.#syncing || this.#committed.length === 0 || this.#walFd === undefined) return;
     const batches = (this.#syncing = this.#committed);
     this.#committed = [];
-    const fd = this.#walFd;
-    this.#fsync(fd, (error) => {
+    this.#syncWal((error) => {
       this.#syncing = undefined;
-      if (this.#closed) {
-        closeSync(fd);
-        return;
-      }
       if (error) {
         // The batches are committed (reads see them) but maybe not on disk: their writers get an
         // error, and watchers still hear of them, so they stay consistent with what reads return.
-        console.error("berth apiserver: fsync of the write-ahead log failed", error);
         for (const batch of batches) for (const waiter of batch.waiters) waiter.reject(error);
         for (const batch of batches) batch.waiters = [];
       }
       this.#settle(batches);
       this.#commit();
       this.#syncCommitted();
+    });
+  }
+
+  /** fdatasyncs the WAL in the thread pool; `done` runs unless the storage closed meanwhile, in which case the descriptor is closed here. */
+  #syncWal(done: (error: Error | null) => void): void {
+    const fd = this.#walFd!;
+    this.#fsync(fd, (error) => {
+      if (this.#closed) {
+        closeSync(fd);
+        return;
+      }
+      if (error) console.error("berth apiserver: fsync of the write-ahead log failed", error);
+      done(error);
     });
   }
 
