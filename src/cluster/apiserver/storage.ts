@@ -534,7 +534,8 @@ export class Storage {
       const pending = [...(this.#syncing ?? []), ...this.#committed];
       this.#committed = [];
       clearTimeout(this.#syncTimer);
-      if (pending.length > 0 || this.#unsynced) {
+      // A clean stop leaves everything on disk, in either mode.
+      if (pending.length > 0 || this.#unsynced || this.#intervalSyncRunning) {
         fdatasyncSync(fd);
         this.#settle(pending);
       }
