@@ -261,14 +261,29 @@ static void exec_child(const int *fds, int count, const char *file, char **argv,
   _exit(128);
 }
 
+/* A spawn that failed before its process ran: the runtime gets the reason (with errno's text) and exit 128. */
+static void spawn_failed(long id, const char *what) {
+  reply("line %ld error %s: %s\n", id, what, strerror(errno));
+  reply("exit %ld 128 0\n", id);
+}
+
+/* A started child's record, with no descriptors yet. */
+static struct child *new_child(long id, pid_t pid) {
+  struct child *c = calloc(1, sizeof *c);
+  if (!c) _exit(70);
+  c->id = id;
+  c->pid = pid;
+  c->control = c->out = c->err = c->in = -1;
+  return c;
+}
+
 static void spawn_process(long id, int want_stdin, const char *pid_namespace, const char *file, char **argv, char **envp) {
   int sockets[3] = {-1, -1, -1};
   int fds[4] = {-1, -1, -1, -1};
   for (int fd = want_stdin ? 0 : 1; fd < 3; fd++) {
     sockets[fd] = connect_runtime(id, fd);
     if (sockets[fd] < 0) {
-      reply("line %ld error cannot connect the process's output: %s\n", id, strerror(errno));
-      reply("exit %ld 128 0\n", id);
+      spawn_failed(id, "cannot connect the process's output");
       for (int i = 0; i < 3; i++)
         if (sockets[i] >= 0) close(sockets[i]);
       return;
@@ -276,8 +291,7 @@ static void spawn_process(long id, int want_stdin, const char *pid_namespace, co
   }
   int control[2];
   if (pipe2(control, O_CLOEXEC) != 0) {
-    reply("line %ld error cannot make the control pipe: %s\n", id, strerror(errno));
-    reply("exit %ld 128 0\n", id);
+    spawn_failed(id, "cannot make the control pipe");
     for (int i = 0; i < 3; i++)
       if (sockets[i] >= 0) close(sockets[i]);
     return;
@@ -299,16 +313,11 @@ static void spawn_process(long id, int want_stdin, const char *pid_namespace, co
   close(control[1]);
   if (pid < 0) {
     close(control[0]);
-    reply("line %ld error %s: %s\n", id, failed, strerror(errno));
-    reply("exit %ld 128 0\n", id);
+    spawn_failed(id, failed);
     return;
   }
-  struct child *c = calloc(1, sizeof *c);
-  if (!c) _exit(70);
-  c->id = id;
-  c->pid = pid;
+  struct child *c = new_child(id, pid);
   c->control = control[0];
-  c->out = c->err = c->in = -1;
   fcntl(c->control, F_SETFL, O_NONBLOCK);
   watch(c->control, add_child(c), KIND_CONTROL);
   reply("spawned %ld %d\n", id, (int)pid);
@@ -317,8 +326,7 @@ static void spawn_process(long id, int want_stdin, const char *pid_namespace, co
 static void spawn_pause(long id, const char *pid_namespace, const char *file, char **argv, char **envp) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-    reply("line %ld error cannot make pipes: %s\n", id, strerror(errno));
-    reply("exit %ld 128 0\n", id);
+    spawn_failed(id, "cannot make pipes");
     return;
   }
   int fds[3] = {in[0], out[1], err[1]};
@@ -335,17 +343,12 @@ static void spawn_pause(long id, const char *pid_namespace, const char *file, ch
     close(in[1]);
     close(out[0]);
     close(err[0]);
-    reply("line %ld error cannot start the pause process: %s\n", id, strerror(errno));
-    reply("exit %ld 128 0\n", id);
+    spawn_failed(id, "cannot start the pause process");
     return;
   }
-  struct child *c = calloc(1, sizeof *c);
-  if (!c) _exit(70);
-  c->id = id;
-  c->pid = pid;
+  struct child *c = new_child(id, pid);
   c->pause = 1;
   c->stderr_text = malloc(STDERR_MAX);
-  c->control = -1;
   c->in = in[1];
   c->out = out[0];
   c->err = err[0];
