@@ -6,9 +6,17 @@ import { join } from "node:path";
 import { Storage, type Change } from "../../../src/cluster/apiserver/storage.ts";
 import { Checkpointer, walSizeLimit } from "../../../src/cluster/apiserver/checkpointer.ts";
 
-test("group commit: one turn's writes commit together; durable() and watchers come after the commit", async () => {
+async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
   try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("group commit: one turn's writes commit together; durable() and watchers come after the commit", async () => {
+  await inTempDir(async (dir) => {
     const storage = new Storage(join(dir, "state.db"));
     const seen: Change[] = [];
     storage.subscribe((change) => seen.push(change));
@@ -25,14 +33,11 @@ test("group commit: one turn's writes commit together; durable() and watchers co
     assert.equal(reader.get("configmaps", "default", "a"), undefined);
     reader.close();
     storage.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("sync \"always\": the WAL fsync runs off the event loop; answers and watchers wait for it; writes made meanwhile are committed together when it ends and wait for the next one", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
-  try {
+  await inTempDir(async (dir) => {
     const syncs: ((error: Error | null) => void)[] = [];
     const storage = new Storage(join(dir, "state.db"), { sync: "always", fsync: (_fd, callback) => syncs.push(callback) });
     const seen: string[] = [];
@@ -66,50 +71,47 @@ test("sync \"always\": the WAL fsync runs off the event loop; answers and watche
     assert.deepEqual([secondDurable, seen], [true, ["a", "b", "c"]]);
     assert.equal(storage.durableRV, storage.currentRV);
     storage.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("sync \"interval\" (the default): a write is answered and its watchers told once committed; the WAL is synced within the interval, one sync at a time", async (t) => {
   t.mock.method(console, "error", () => {});
-  const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
-  const syncs: ((error: Error | null) => void)[] = [];
-  const storage = new Storage(join(dir, "state.db"), { syncIntervalMs: 20, fsync: (_fd, callback) => syncs.push(callback) });
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  try {
-    const seen: string[] = [];
-    storage.subscribe((change) => seen.push(change.object.metadata.name ?? ""));
-    storage.put("configmaps", { metadata: { name: "a", namespace: "default" } }, undefined);
-    await storage.durable();
-    assert.deepEqual(seen, ["a"], "watchers hear of a write at its commit");
-    assert.equal(storage.durableRV, storage.currentRV);
-    assert.equal(syncs.length, 0, "the sync comes later");
-    await sleep(80);
-    assert.equal(syncs.length, 1, "a sync within the interval");
-    storage.put("configmaps", { metadata: { name: "b", namespace: "default" } }, undefined);
-    await storage.durable();
-    assert.deepEqual(seen, ["a", "b"], "a running sync holds nobody up");
-    await sleep(80);
-    assert.equal(syncs.length, 1, "one sync at a time");
-    syncs.shift()?.(null);
-    await sleep(80);
-    assert.equal(syncs.length, 1, "the write committed during the sync gets one of its own");
-    syncs.shift()?.(new Error("EIO"));
-    await sleep(80);
-    assert.equal(syncs.length, 1, "a failed sync is tried again");
-    syncs.shift()?.(null);
-    await sleep(80);
-    assert.equal(syncs.length, 0, "nothing left to sync");
-  } finally {
-    storage.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await inTempDir(async (dir) => {
+    const syncs: ((error: Error | null) => void)[] = [];
+    const storage = new Storage(join(dir, "state.db"), { syncIntervalMs: 20, fsync: (_fd, callback) => syncs.push(callback) });
+    try {
+      const seen: string[] = [];
+      storage.subscribe((change) => seen.push(change.object.metadata.name ?? ""));
+      storage.put("configmaps", { metadata: { name: "a", namespace: "default" } }, undefined);
+      await storage.durable();
+      assert.deepEqual(seen, ["a"], "watchers hear of a write at its commit");
+      assert.equal(storage.durableRV, storage.currentRV);
+      assert.equal(syncs.length, 0, "the sync comes later");
+      await sleep(80);
+      assert.equal(syncs.length, 1, "a sync within the interval");
+      storage.put("configmaps", { metadata: { name: "b", namespace: "default" } }, undefined);
+      await storage.durable();
+      assert.deepEqual(seen, ["a", "b"], "a running sync holds nobody up");
+      await sleep(80);
+      assert.equal(syncs.length, 1, "one sync at a time");
+      syncs.shift()?.(null);
+      await sleep(80);
+      assert.equal(syncs.length, 1, "the write committed during the sync gets one of its own");
+      syncs.shift()?.(new Error("EIO"));
+      await sleep(80);
+      assert.equal(syncs.length, 1, "a failed sync is tried again");
+      syncs.shift()?.(null);
+      await sleep(80);
+      assert.equal(syncs.length, 0, "nothing left to sync");
+    } finally {
+      storage.close();
+    }
+  });
 });
 
 test("close syncs what is committed and tells its waiters", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
-  try {
+  await inTempDir(async (dir) => {
     const storage = new Storage(join(dir, "state.db"), { sync: "always", fsync: () => {} });
     storage.put("configmaps", { metadata: { name: "a", namespace: "default" } }, undefined);
     const durable = storage.durable();
@@ -119,14 +121,11 @@ test("close syncs what is committed and tells its waiters", async () => {
     const reader = new Storage(join(dir, "state.db"));
     assert.ok(reader.get("configmaps", "default", "a"));
     reader.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("compaction keeps the changes that hold objects' current state and drops the rest", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
-  try {
+  await inTempDir(async (dir) => {
     const storage = new Storage(join(dir, "state.db"), { groupCommit: false });
     const kept = storage.put("configmaps", { metadata: { name: "kept", namespace: "default" } }, undefined);
     let churned = storage.put("configmaps", { metadata: { name: "churned", namespace: "default" } }, undefined);
@@ -157,16 +156,13 @@ test("compaction keeps the changes that hold objects' current state and drops th
     const again = new Storage(join(dir, "state.db"), { groupCommit: false });
     assert.equal(again.currentRV, last + 1, "without compaction the change log gives the resourceVersion");
     again.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("a database that kept object texts in the objects table is migrated: reads, lists and watch resume work on", async () => {
   const { DatabaseSync } = await import("node:sqlite");
-  const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
-  const file = join(dir, "state.db");
-  try {
+  await inTempDir(async (dir) => {
+    const file = join(dir, "state.db");
     const old = new DatabaseSync(file);
     old.exec(`PRAGMA journal_mode=WAL;
       CREATE TABLE objects (kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, rv INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (kind, namespace, name)) WITHOUT ROWID;
@@ -189,14 +185,11 @@ test("a database that kept object texts in the objects table is migrated: reads,
     const reopened = new Storage(file, { groupCommit: false });
     assert.deepEqual([...reopened.list("configmaps", "default")].map((o) => o.metadata.name), ["a", "b", "c"]);
     reopened.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("remembered existence follows writes: created, deleted, and a failed commit forgets", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
-  try {
+  await inTempDir(async (dir) => {
     const storage = new Storage(join(dir, "state.db"));
     assert.equal(storage.exists("serviceaccounts", "default", "default"), false);
     assert.equal(storage.any("resourcequotas", "default"), false);
@@ -208,9 +201,7 @@ test("remembered existence follows writes: created, deleted, and a failed commit
     assert.equal(storage.exists("serviceaccounts", "default", "default"), false);
     await storage.durable();
     storage.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 /** The WAL header's checkpoint sequence number: it grows by one each time the WAL starts over. */
@@ -226,17 +217,17 @@ function walSequence(file: string): number {
 }
 
 async function withCheckpointedStorage(restartBytes: number, body: (storage: Storage, file: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
-  const file = join(dir, "state.db");
-  const storage = new Storage(file, { externalCheckpoints: true, walRestartBytes: restartBytes });
-  const checkpointer = new Checkpointer(file, 20, restartBytes);
-  try {
-    await body(storage, file);
-  } finally {
-    await checkpointer.stop();
-    storage.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await inTempDir(async (dir) => {
+    const file = join(dir, "state.db");
+    const storage = new Storage(file, { externalCheckpoints: true, walRestartBytes: restartBytes });
+    const checkpointer = new Checkpointer(file, 20, restartBytes);
+    try {
+      await body(storage, file);
+    } finally {
+      await checkpointer.stop();
+      storage.close();
+    }
+  });
 }
 
 const data = { text: "x".repeat(2000) };
