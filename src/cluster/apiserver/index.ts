@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { duplexPair, type Duplex } from "node:stream";
 import { ADMIN_USER, MastersAuthorizer, TokenAuthenticator } from "./auth.ts";
 import { bootstrapCluster } from "./bootstrap.ts";
-import { Checkpointer } from "./checkpointer.ts";
+import { Checkpointer, createWriteGate } from "./checkpointer.ts";
 import { createHandler } from "./handler.ts";
 import { createKubeletProxy, handleUpgrade } from "./kubelet-proxy.ts";
 import { renderKubeconfig } from "./kubeconfig.ts";
@@ -53,8 +53,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const pki = await loadOrCreatePki(options.dataDir);
   const dbFile = join(options.dataDir, "state.db");
-  const storage = new Storage(dbFile, { historyLength: options.historyLength, externalCheckpoints: true, sync: options.fsync });
-  const checkpointer = new Checkpointer(dbFile);
+  const writeGate = createWriteGate();
+  const storage = new Storage(dbFile, { historyLength: options.historyLength, externalCheckpoints: true, writeGate, sync: options.fsync });
+  const checkpointer = new Checkpointer(dbFile, { writeGate });
   const store = new RestStore(storage);
   const controllers = bootstrapCluster(store, pki.caCertPem, options.nodes ?? 0);
 

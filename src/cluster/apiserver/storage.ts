@@ -23,7 +23,7 @@
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { WAL_RESTART_BYTES, walSizeLimit } from "./checkpointer.ts";
+import { CLOSED, ENTERING, WAL_RESTART_BYTES, walSizeLimit, type WriteGate } from "./checkpointer.ts";
 import type { KubeObject } from "./types.ts";
 
 export type ChangeType = "ADDED" | "MODIFIED" | "DELETED";
@@ -47,6 +47,10 @@ export interface StorageOptions {
   externalCheckpoints?: boolean;
   /** The Checkpointer's restart size, which bounds the WAL file (see walSizeLimit). */
   walRestartBytes?: number;
+  /** The Checkpointer's write gate: a transaction starts only while it is open. */
+  writeGate?: WriteGate;
+  /** SQLite's busy timeout (tests set 0 to see that writes never wait on SQLite's lock). */
+  busyTimeoutMs?: number;
   /** When an acknowledged write is on disk (see the header): within syncIntervalMs (default), or before its answer. */
   sync?: SyncMode;
   /** How long "interval" lets committed writes wait for their fdatasync (default 100 ms). */
@@ -146,6 +150,7 @@ export class Storage {
   readonly #listeners = new Set<(change: Change) => void>();
   readonly #statements: Record<string, StatementSync>;
   readonly #groupCommit: boolean;
+  readonly #writeGate: WriteGate | undefined;
   #rv: number;
   #committedRV: number;
   #compactedRV: number;
@@ -185,8 +190,9 @@ export class Storage {
     this.#fsync = options.fsync ?? fdatasync;
     this.#syncMode = options.sync ?? "interval";
     this.#syncIntervalMs = options.syncIntervalMs ?? 100;
+    this.#writeGate = options.writeGate;
     this.#db = new DatabaseSync(file);
-    this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
+    this.#db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=${options.busyTimeoutMs ?? 5000};`);
     if (options.externalCheckpoints) this.#db.exec(`PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=${walSizeLimit(options.walRestartBytes ?? WAL_RESTART_BYTES)};`);
     this.#db.exec(SCHEMA);
     if ((this.#db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined)?.value !== SCHEMA_VERSION) {
@@ -350,7 +356,7 @@ export class Storage {
     const stored: KubeObject = { ...head, ...object, metadata: { ...object.metadata, resourceVersion: String(rv) } };
     const data = JSON.stringify(stored);
     if (!this.#inTransaction) {
-      this.#db.exec("BEGIN IMMEDIATE");
+      this.#beginPastGate();
       this.#inTransaction = true;
       if (this.#groupCommit) setImmediate(() => this.flush());
     }
@@ -382,6 +388,26 @@ export class Storage {
     this.#uncommitted.push({ type, rv, storageKey, namespace, object: stored, previous });
     if (!this.#groupCommit) this.flush();
     return stored;
+  }
+
+  /** BEGIN IMMEDIATE once the Checkpointer's write gate is open (checkpointer.ts says why). */
+  #beginPastGate(): void {
+    const gate = this.#writeGate;
+    if (!gate) return this.#db.exec("BEGIN IMMEDIATE");
+    for (;;) {
+      Atomics.store(gate, ENTERING, 1);
+      if (Atomics.load(gate, CLOSED) === 0) break;
+      Atomics.store(gate, ENTERING, 0);
+      Atomics.notify(gate, ENTERING);
+      // Bounded in case the worker is stuck: SQLite's own lock still guards the data.
+      Atomics.wait(gate, CLOSED, 1, 5000);
+    }
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+    } finally {
+      Atomics.store(gate, ENTERING, 0);
+      Atomics.notify(gate, ENTERING);
+    }
   }
 
   /**

@@ -4,7 +4,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Storage, type Change } from "../../../src/cluster/apiserver/storage.ts";
-import { Checkpointer, walSizeLimit } from "../../../src/cluster/apiserver/checkpointer.ts";
+import { Checkpointer, createWriteGate, walSizeLimit } from "../../../src/cluster/apiserver/checkpointer.ts";
 
 async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "berth-storage-"));
@@ -219,8 +219,10 @@ function walSequence(file: string): number {
 async function withCheckpointedStorage(restartBytes: number, body: (storage: Storage, file: string) => Promise<void>): Promise<void> {
   await inTempDir(async (dir) => {
     const file = join(dir, "state.db");
-    const storage = new Storage(file, { externalCheckpoints: true, walRestartBytes: restartBytes });
-    const checkpointer = new Checkpointer(file, 20, restartBytes);
+    const writeGate = createWriteGate();
+    // No busy timeout: a write that had to wait on SQLite's lock instead of the gate fails.
+    const storage = new Storage(file, { externalCheckpoints: true, walRestartBytes: restartBytes, writeGate, busyTimeoutMs: 0 });
+    const checkpointer = new Checkpointer(file, { writeGate, intervalMs: 20, restartBytes });
     try {
       await body(storage, file);
     } finally {
@@ -247,7 +249,7 @@ test("after a pause in writes the WAL starts over by itself, in the same file", 
   });
 });
 
-test("under writes that never pause, the WAL is started over once it passes its restart size, and nothing written is lost", async () => {
+test("under writes that never pause, the WAL is started over once it passes its restart size, writes wait for that at the gate, and nothing written is lost", async () => {
   const restartBytes = 256 * 1024;
   await withCheckpointedStorage(restartBytes, async (storage, file) => {
     const walSize = () => statSync(`${file}-wal`).size;
