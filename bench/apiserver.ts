@@ -24,7 +24,7 @@ import {
   type ResponseContext,
 } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import { openLoop } from "./support.ts";
+import { openLoop, type OpenLoopResult } from "./support.ts";
 
 const SERVER = new URL("./apiserver-process.ts", import.meta.url).pathname;
 const BARE_SERVER = new URL("./bare-https-process.ts", import.meta.url).pathname;
@@ -164,13 +164,13 @@ function openLoopClients(server: Server): ReturnType<typeof client>[] {
   return Array.from({ length: OPEN_LOOP_CLIENTS }, () => client(server, 1));
 }
 
-async function openLoopCreates(server: Server, calls: ReturnType<typeof client>[], rate: number, seconds: number, prefix: string): Promise<number[]> {
+async function openLoopCreates(server: Server, calls: ReturnType<typeof client>[], rate: number, seconds: number, prefix: string): Promise<OpenLoopResult> {
   return openLoop(rate, seconds, calls.length, (c, i) => calls[c]!("POST", "/api/v1/namespaces/default/pods", pod(`${prefix}-${i}`)));
 }
 
 interface OpenLoopRound {
-  create: number[];
-  floor: number[];
+  create: OpenLoopResult;
+  floor: OpenLoopResult;
 }
 
 /**
@@ -178,7 +178,7 @@ interface OpenLoopRound {
  * server so that both see the same stretch of the machine; then as many gets of the created pods at
  * the same rate. With the server's CPU per request.
  */
-async function openLoopLatency(server: Server, dataDir: string, calls: ReturnType<typeof client>[]): Promise<{ rounds: OpenLoopRound[]; get: number[]; createCpu: number; getCpu: number }> {
+async function openLoopLatency(server: Server, dataDir: string, calls: ReturnType<typeof client>[]): Promise<{ rounds: OpenLoopRound[]; get: number[]; createCpu: number; generatorCpu: number; getCpu: number }> {
   const bare = await startBareServer(server, dataDir);
   try {
     const bareCalls = openLoopClients(bare);
@@ -187,16 +187,20 @@ async function openLoopLatency(server: Server, dataDir: string, calls: ReturnTyp
     await openLoopCreates(server, calls, OPEN_LOOP_RATE, OPEN_LOOP_WARMUP_SECONDS, "ow");
     const rounds: OpenLoopRound[] = [];
     let createCpu = 0;
+    let generatorCpu = 0;
     for (let round = 0; round < OPEN_LOOP_ROUNDS; round++) {
       const before = cpuMicros(server.pid);
+      const generatorBefore = process.cpuUsage();
       const create = await openLoopCreates(server, calls, OPEN_LOOP_RATE, OPEN_LOOP_SECONDS, `o${round}`);
       createCpu += cpuMicros(server.pid) - before;
+      const generator = process.cpuUsage(generatorBefore);
+      generatorCpu += generator.user + generator.system;
       rounds.push({ create, floor: await openLoopCreates(bare, bareCalls, OPEN_LOOP_RATE, OPEN_LOOP_SECONDS, `f${round}`) });
     }
     const before = cpuMicros(server.pid);
-    const get = await openLoop(OPEN_LOOP_RATE, OPEN_LOOP_SECONDS, calls.length, (c, i) => calls[c]!("GET", `/api/v1/namespaces/default/pods/o0-${i}`));
-    const created = rounds.reduce((n, r) => n + r.create.length, 0);
-    return { rounds, get, createCpu: createCpu / created, getCpu: (cpuMicros(server.pid) - before) / get.length };
+    const get = (await openLoop(OPEN_LOOP_RATE, OPEN_LOOP_SECONDS, calls.length, (c, i) => calls[c]!("GET", `/api/v1/namespaces/default/pods/o0-${i}`))).latencies;
+    const created = rounds.reduce((n, r) => n + r.create.latencies.length, 0);
+    return { rounds, get, createCpu: createCpu / created, generatorCpu: generatorCpu / created, getCpu: (cpuMicros(server.pid) - before) / get.length };
   } finally {
     await bare.stop();
   }
@@ -337,13 +341,15 @@ try {
   await Promise.all(calls.map((call) => call("GET", "/api/v1/namespaces/default/pods/warm-0-0")));
   const open = await openLoopLatency(server, dataDir, calls);
   console.log(`under load (open loop: ${OPEN_LOOP_CLIENTS} keep-alive clients sending ${OPEN_LOOP_RATE} requests/s in total on a fixed schedule, ${OPEN_LOOP_ROUNDS} rounds of ${OPEN_LOOP_SECONDS} s after ${OPEN_LOOP_WARMUP_SECONDS} s unrecorded, latency from each request's scheduled send time; each round followed by the floor: the same POSTs answered at once by a bare Node HTTPS server in its own process):`);
-  open.rounds.forEach((round, i) => console.log(`  round ${i + 1}: create ${summary(round.create)}; floor ${summary(round.floor)}`));
-  const createP99 = median(open.rounds.map((round) => p99(round.create)));
-  const floorP99 = median(open.rounds.map((round) => p99(round.floor)));
+  open.rounds.forEach((round, i) => console.log(`  round ${i + 1}: create ${summary(round.create.latencies)}; floor ${summary(round.floor.latencies)}`));
+  const createP99 = median(open.rounds.map((round) => p99(round.create.latencies)));
+  const floorP99 = median(open.rounds.map((round) => p99(round.floor.latencies)));
   console.log(`  create p99, median of the rounds: ${createP99.toFixed(2)} ms (goal <= 10 ms), ${(createP99 / floorP99).toFixed(1)}x the floor's ${floorP99.toFixed(2)} ms; server CPU ${open.createCpu.toFixed(0)} µs per create`);
+  const sendDelays = open.rounds.flatMap((round) => round.create.sendDelays).sort((a, b) => a - b);
+  console.log(`  the generator sent creates p50 ${percentile(sendDelays, 50).toFixed(2)} ms, p99 ${percentile(sendDelays, 99).toFixed(2)} ms after their scheduled time (timer granularity; included in the latencies above), using ${open.generatorCpu.toFixed(0)} µs of CPU per create`);
   console.log(`  get ${summary(open.get)}; server CPU ${open.getCpu.toFixed(0)} µs per get`);
   const rates: string[] = [];
-  for (const rate of OTHER_RATES) rates.push(`${rate}/s p99 ${p99(await openLoopCreates(server, calls, rate, OTHER_RATE_SECONDS, `r${rate}`)).toFixed(1)} ms`);
+  for (const rate of OTHER_RATES) rates.push(`${rate}/s p99 ${p99((await openLoopCreates(server, calls, rate, OTHER_RATE_SECONDS, `r${rate}`)).latencies).toFixed(1)} ms`);
   console.log(`  create at other rates (${OTHER_RATE_SECONDS} s each): ${rates.join(", ")}`);
   // Saturation after the open loop: it leaves the server (heap, WAL, page cache) perturbed for seconds.
   console.log("saturation (closed loop: each client sends its next request when the previous returns, so latency = clients / throughput):");
