@@ -38,13 +38,19 @@ const OPEN_LOOP_CLIENTS = 50;
 const OPEN_LOOP_RATE = Number(process.env.RATE ?? 1000);
 const OPEN_LOOP_SECONDS = 10;
 /**
- * Unrecorded seconds at the same rate first. A fresh server's heap, WAL and database grow into memory
- * the VM has not touched yet, and on this machine that made the first 10 s of load several times slower at p99
- * (measured: the same 1,000/s later in the run gave p99 3-5 ms where the first window gave 17-25 ms).
+ * Seconds at the same rate before the rounds are recorded (their p99 is printed apart): until a fresh
+ * server's storage has reached its steady footprint. Its WAL and database grow into memory the VM has
+ * not touched yet until the WAL first starts over (about 24 s at 1,000 creates/s) and compaction starts
+ * reusing the database's pages (after 20,000 writes); measured in continuous runs, p99 per 10 s was
+ * 30-55 ms in the first window, 10-19 ms in the next two and 7-9 ms from 35 s on.
  */
-const OPEN_LOOP_WARMUP_SECONDS = 15;
-const FLOOR_WARMUP_SECONDS = 3;
-/** Rounds of OPEN_LOOP_SECONDS: one noisy stretch of the VM moves a single round's p99 a lot, the median of three much less. */
+const OPEN_LOOP_WARMUP_SECONDS = 30;
+const FLOOR_WARMUP_SECONDS = 10;
+/**
+ * Rounds of OPEN_LOOP_SECONDS, back to back: one noisy stretch of the VM moves a single round's p99 a
+ * lot, the median of three much less. (Alternating each round with a floor round left each server idle
+ * for 10 s before its next round, and a server's first seconds after idling were slower.)
+ */
 const OPEN_LOOP_ROUNDS = 3;
 /** Further create rates, each for a few seconds, to show how the tail grows with the load. */
 const OTHER_RATES = [500, 1000, 1500, 2000];
@@ -168,39 +174,41 @@ async function openLoopCreates(server: Server, calls: ReturnType<typeof client>[
   return openLoop(rate, seconds, calls.length, (c, i) => calls[c]!("POST", "/api/v1/namespaces/default/pods", pod(`${prefix}-${i}`)));
 }
 
-interface OpenLoopRound {
-  create: OpenLoopResult;
-  floor: OpenLoopResult;
+interface OpenLoopLatency {
+  warmup: number[];
+  rounds: OpenLoopResult[];
+  floor: OpenLoopResult[];
+  get: number[];
+  createCpu: number;
+  generatorCpu: number;
+  getCpu: number;
 }
 
 /**
- * RATE creates per second from 50 clients in rounds, each followed by the same load on the bare HTTPS
- * server so that both see the same stretch of the machine; then as many gets of the created pods at
- * the same rate. With the server's CPU per request.
+ * RATE creates per second from 50 clients: a warm-up, then rounds back to back; then as many gets of
+ * the created pods at the same rate; then the floor, the same creates on the bare HTTPS server after a
+ * warm-up of its own. With the server's and the generator's CPU per request.
  */
-async function openLoopLatency(server: Server, dataDir: string, calls: ReturnType<typeof client>[]): Promise<{ rounds: OpenLoopRound[]; get: number[]; createCpu: number; generatorCpu: number; getCpu: number }> {
+async function openLoopLatency(server: Server, dataDir: string, calls: ReturnType<typeof client>[]): Promise<OpenLoopLatency> {
+  const warmup = (await openLoopCreates(server, calls, OPEN_LOOP_RATE, OPEN_LOOP_WARMUP_SECONDS, "ow")).latencies;
+  const before = cpuMicros(server.pid);
+  const generatorBefore = process.cpuUsage();
+  const rounds: OpenLoopResult[] = [];
+  for (let round = 0; round < OPEN_LOOP_ROUNDS; round++) rounds.push(await openLoopCreates(server, calls, OPEN_LOOP_RATE, OPEN_LOOP_SECONDS, `o${round}`));
+  const generator = process.cpuUsage(generatorBefore);
+  const created = rounds.reduce((n, r) => n + r.latencies.length, 0);
+  const createCpu = (cpuMicros(server.pid) - before) / created;
+  const getsBefore = cpuMicros(server.pid);
+  const get = (await openLoop(OPEN_LOOP_RATE, OPEN_LOOP_SECONDS, calls.length, (c, i) => calls[c]!("GET", `/api/v1/namespaces/default/pods/o0-${i}`))).latencies;
+  const getCpu = (cpuMicros(server.pid) - getsBefore) / get.length;
   const bare = await startBareServer(server, dataDir);
   try {
     const bareCalls = openLoopClients(bare);
     await Promise.all(bareCalls.map((call) => call("GET", "/")));
     await openLoopCreates(bare, bareCalls, OPEN_LOOP_RATE, FLOOR_WARMUP_SECONDS, "fw");
-    await openLoopCreates(server, calls, OPEN_LOOP_RATE, OPEN_LOOP_WARMUP_SECONDS, "ow");
-    const rounds: OpenLoopRound[] = [];
-    let createCpu = 0;
-    let generatorCpu = 0;
-    for (let round = 0; round < OPEN_LOOP_ROUNDS; round++) {
-      const before = cpuMicros(server.pid);
-      const generatorBefore = process.cpuUsage();
-      const create = await openLoopCreates(server, calls, OPEN_LOOP_RATE, OPEN_LOOP_SECONDS, `o${round}`);
-      createCpu += cpuMicros(server.pid) - before;
-      const generator = process.cpuUsage(generatorBefore);
-      generatorCpu += generator.user + generator.system;
-      rounds.push({ create, floor: await openLoopCreates(bare, bareCalls, OPEN_LOOP_RATE, OPEN_LOOP_SECONDS, `f${round}`) });
-    }
-    const before = cpuMicros(server.pid);
-    const get = (await openLoop(OPEN_LOOP_RATE, OPEN_LOOP_SECONDS, calls.length, (c, i) => calls[c]!("GET", `/api/v1/namespaces/default/pods/o0-${i}`))).latencies;
-    const created = rounds.reduce((n, r) => n + r.create.latencies.length, 0);
-    return { rounds, get, createCpu: createCpu / created, generatorCpu: generatorCpu / created, getCpu: (cpuMicros(server.pid) - before) / get.length };
+    const floor: OpenLoopResult[] = [];
+    for (let round = 0; round < OPEN_LOOP_ROUNDS; round++) floor.push(await openLoopCreates(bare, bareCalls, OPEN_LOOP_RATE, OPEN_LOOP_SECONDS, `f${round}`));
+    return { warmup, rounds, floor, get, createCpu, generatorCpu: (generator.user + generator.system) / created, getCpu };
   } finally {
     await bare.stop();
   }
@@ -344,12 +352,13 @@ try {
   const calls = openLoopClients(server);
   await Promise.all(calls.map((call) => call("GET", "/api/v1/namespaces/default/pods/warm-0-0")));
   const open = await openLoopLatency(server, dataDir, calls);
-  console.log(`under load (open loop: ${OPEN_LOOP_CLIENTS} keep-alive clients sending ${OPEN_LOOP_RATE} requests/s in total on a fixed schedule, ${OPEN_LOOP_ROUNDS} rounds of ${OPEN_LOOP_SECONDS} s after ${OPEN_LOOP_WARMUP_SECONDS} s unrecorded, latency from each request's scheduled send time; each round followed by the floor: the same POSTs answered at once by a bare Node HTTPS server in its own process):`);
-  open.rounds.forEach((round, i) => console.log(`  round ${i + 1}: create ${summary(round.create.latencies)}; floor ${summary(round.floor.latencies)}`));
-  const createP99 = median(open.rounds.map((round) => p99(round.create.latencies)));
-  const floorP99 = median(open.rounds.map((round) => p99(round.floor.latencies)));
+  console.log(`under load (open loop: ${OPEN_LOOP_CLIENTS} keep-alive clients sending ${OPEN_LOOP_RATE} requests/s in total on a fixed schedule, latency from each request's scheduled send time; ${OPEN_LOOP_ROUNDS} rounds of ${OPEN_LOOP_SECONDS} s back to back after ${OPEN_LOOP_WARMUP_SECONDS} s at the rate; then the floor: the same POSTs answered at once by a bare Node HTTPS server in its own process, ${OPEN_LOOP_ROUNDS} rounds after ${FLOOR_WARMUP_SECONDS} s):`);
+  console.log(`  the first ${OPEN_LOOP_WARMUP_SECONDS} s on the fresh server (not in the figure): create ${summary(open.warmup)}`);
+  open.rounds.forEach((round, i) => console.log(`  round ${i + 1}: create ${summary(round.latencies)}; floor ${summary(open.floor[i]!.latencies)}`));
+  const createP99 = median(open.rounds.map((round) => p99(round.latencies)));
+  const floorP99 = median(open.floor.map((round) => p99(round.latencies)));
   console.log(`  create p99, median of the rounds: ${createP99.toFixed(2)} ms (goal <= 10 ms), ${(createP99 / floorP99).toFixed(1)}x the floor's ${floorP99.toFixed(2)} ms; server CPU ${open.createCpu.toFixed(0)} µs per create`);
-  const sendDelays = open.rounds.flatMap((round) => round.create.sendDelays).sort((a, b) => a - b);
+  const sendDelays = open.rounds.flatMap((round) => round.sendDelays).sort((a, b) => a - b);
   console.log(`  the generator sent creates p50 ${percentile(sendDelays, 50).toFixed(2)} ms, p99 ${percentile(sendDelays, 99).toFixed(2)} ms after their scheduled time (timer granularity; included in the latencies above), using ${open.generatorCpu.toFixed(0)} µs of CPU per create`);
   console.log(`  get ${summary(open.get)}; server CPU ${open.getCpu.toFixed(0)} µs per get`);
   const rates: string[] = [];
