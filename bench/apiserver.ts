@@ -7,7 +7,6 @@
 // returns) measures saturation: by Little's law the latency is the clients in flight divided by the
 // throughput. Open loop (RATE requests per second in total, on a fixed schedule, default 1,000/s)
 // measures latency under a given load, as Kubernetes' API latency SLOs are measured.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -24,7 +23,7 @@ import {
   type ResponseContext,
 } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import { openLoop, type OpenLoopResult } from "./support.ts";
+import { openLoop, spawnUntilReady, type OpenLoopResult } from "./support.ts";
 
 const SERVER = new URL("./apiserver-process.ts", import.meta.url).pathname;
 const BARE_SERVER = new URL("./bare-https-process.ts", import.meta.url).pathname;
@@ -66,11 +65,7 @@ interface Server {
 }
 
 async function startServer(dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [SERVER, dataDir], { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
-    child.on("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
+  const { pid, stop } = await spawnUntilReady([SERVER, dataDir]);
   const kubeconfig = join(dataDir, "kubeconfig");
   const config = parse(readFileSync(kubeconfig, "utf8")) as { clusters: { cluster: { server: string; "certificate-authority-data": string } }[]; users: { user: { token: string } }[] };
   const cluster = config.clusters[0]!.cluster;
@@ -78,29 +73,18 @@ async function startServer(dataDir: string): Promise<Server> {
     url: cluster.server,
     token: config.users[0]!.user.token,
     ca: Buffer.from(cluster["certificate-authority-data"], "base64").toString(),
-    pid: child.pid!,
+    pid,
     kubeconfig,
-    stop: () =>
-      new Promise((resolve) => {
-        child.on("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
+    stop,
   };
 }
 
 /** The floor: a bare HTTPS server answering at once (bench/bare-https-process.ts), as a Server on the API server's address and credentials. */
 async function startBareServer(api: Server, dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [BARE_SERVER, dataDir], { stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", (d: Buffer) => {
-      const ready = /ready (\d+)/.exec(d.toString());
-      if (ready) resolve(ready[1]!);
-    });
-    child.on("exit", (code) => reject(new Error(`bare server exited with ${code}`)));
-  });
+  const bare = await spawnUntilReady([BARE_SERVER, dataDir]);
   const url = new URL(api.url);
-  url.port = port;
-  return { ...api, url: url.origin, pid: child.pid!, stop: () => new Promise((resolve) => (child.on("exit", () => resolve()), child.kill("SIGTERM"))) };
+  url.port = /ready (\d+)/.exec(bare.readyLine)?.[1] ?? "";
+  return { ...api, url: url.origin, pid: bare.pid, stop: bare.stop };
 }
 
 function rssMiB(pid: number): number {

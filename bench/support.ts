@@ -1,5 +1,6 @@
-// Shared by the benchmarks: the embedded cluster as a separate `berth cluster start` process (so the
-// benchmark process's own memory and CPU are its own), and percentiles.
+// Shared by the benchmarks: servers as separate processes that print a ready line (the embedded
+// cluster as `berth cluster start`, so the benchmark process's own memory and CPU are its own),
+// percentiles, and the open-loop load.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,22 +11,44 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-/** `dataDir` defaults to a fresh temporary directory; `$BERTH_HOME/cluster` makes `berth run` reuse it. */
-export async function startClusterProcess(dataDir = mkdtempSync(join(tmpdir(), "berth-bench-"))): Promise<{ kubeconfig: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ["bin/berth.js", "cluster", "start", "--data-dir", dataDir, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise<void>((resolve, reject) => {
+/** A child process whose stdout has printed a "ready" line, and a way to stop it (SIGTERM) and wait for its exit. */
+export interface ReadyProcess {
+  pid: number;
+  /** The first stdout line containing "ready". */
+  readyLine: string;
+  stop(): Promise<void>;
+}
+
+/** Spawns `node args` and waits for its ready line; rejects if it exits first. */
+export async function spawnUntilReady(args: string[]): Promise<ReadyProcess> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const readyLine = await new Promise<string>((resolve, reject) => {
     let out = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
-      if (out.includes("ready")) resolve();
+      const line = out.split("\n").find((l) => l.includes("ready"));
+      if (line !== undefined) resolve(line);
     });
-    child.on("exit", (code) => reject(new Error(`cluster exited with ${code}`)));
+    child.on("exit", (code) => reject(new Error(`${args[0]} exited with ${code}`)));
   });
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  return {
+    pid: child.pid!,
+    readyLine,
+    stop: () => {
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+/** `dataDir` defaults to a fresh temporary directory; `$BERTH_HOME/cluster` makes `berth run` reuse it. */
+export async function startClusterProcess(dataDir = mkdtempSync(join(tmpdir(), "berth-bench-"))): Promise<{ kubeconfig: string; stop: () => Promise<void> }> {
+  const cluster = await spawnUntilReady(["bin/berth.js", "cluster", "start", "--data-dir", dataDir, "--port", "0"]);
   return {
     kubeconfig: join(dataDir, "kubeconfig"),
     stop: async () => {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.on("exit", r));
+      await cluster.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -9,7 +9,6 @@ import { sh, StepError } from "../../src/steps/sh.ts";
 import { archiveArtifacts, readFingerprints } from "../../src/steps/artifacts.ts";
 import { agentContext } from "./helpers.ts";
 
-
 function tree(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {

@@ -8,7 +8,6 @@ import type { AgentHub } from "../../src/controller/agent-hub.ts";
 import { Log, startEmbeddedController } from "../controller/helpers.ts";
 import { WORKSPACE, stepContext } from "./helpers.ts";
 
-
 async function podContext(t: { after(fn: () => unknown): void }): Promise<StepContext & { log: Log; hub: AgentHub }> {
   const { controller, hub } = await startEmbeddedController(t, [
     {

@@ -8,7 +8,6 @@ import { junit, EMPTY_RESULT_MESSAGE, NO_REPORTS_MESSAGE } from "../../src/steps
 import { Log } from "../controller/helpers.ts";
 import { WORKSPACE, agentContext } from "./helpers.ts";
 
-
 const SUREFIRE = `<?xml version="1.0" encoding="UTF-8"?>
 <testsuite name="com.example.FooTest" tests="4" failures="1" skipped="1">
   <testcase name="ok" classname="com.example.FooTest" time="0.01"/>

@@ -19,8 +19,8 @@
 // poll for a moment between the server's transactions, which at a write every millisecond can take
 // long. With the gate closed the server finishes its open transaction and starts no other; the
 // worker opens the gate the moment it is done and the writer wakes at once. The worker also gives
-// up a RESTART that cannot finish within RESTART_BUSY_MS (it tries again later), so nothing it
-// waits for can hold the server's writes longer than that.
+// up a RESTART that cannot get its locks within RESTART_BUSY_MS (it tries again later), so waiting
+// for a reader never holds the server's writes longer than that.
 import { Worker } from "node:worker_threads";
 
 /** The WAL size past which it is started over even though writes never pause. */
