@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
@@ -23,13 +23,19 @@ interface StartedAgent {
 
 function startAgent(endpoint: AgentEndpoint, name: string, secret: string, env: Record<string, string> = {}): StartedAgent {
   const [, ...args] = agentBootstrap();
+  const workDir = mkdtempSync(join(tmpdir(), "berth-agent-"));
   const child = spawn(process.execPath, args, {
-    env: { PATH: process.env["PATH"], JENKINS_URL: endpoint.url, JENKINS_SECRET: secret, JENKINS_AGENT_NAME: name, JENKINS_AGENT_WORKDIR: mkdtempSync(join(tmpdir(), "berth-agent-")), ...env },
+    env: { PATH: process.env["PATH"], JENKINS_URL: endpoint.url, JENKINS_SECRET: secret, JENKINS_AGENT_NAME: name, JENKINS_AGENT_WORKDIR: workDir, ...env },
     stdio: ["ignore", "inherit", "pipe"],
   });
   let err = "";
   child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const exit = new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      rmSync(workDir, { recursive: true, force: true });
+      resolve(code);
+    }),
+  );
   return { child, stderr: () => err, exit };
 }
 
