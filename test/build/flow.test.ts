@@ -1,19 +1,22 @@
 // The flow steps of a build without pods (agent none): results, timeout, retry, parallel and failFast,
 // catchError/warnError, withEnv, input, credentials and masking. The controller is never asked for a pod.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBuild, type BuildRequest } from "../../src/build/run-build.ts";
 import { BuildOutput } from "../../src/build/output.ts";
 import { credentialStore } from "../../src/build/credentials.ts";
 import type { Controller } from "../../src/controller/provisioner.ts";
 import { interruption } from "../../src/build/frame.ts";
+import { tempDir } from "../support/temp-dir.ts";
+
+// Every build gets its own directory in this one, removed once the file's tests have run.
+const scratch = tempDir({ after }, "berth-flow-");
 
 async function build(text: string, extra: Partial<BuildRequest> = {}) {
   const lines: string[] = [];
-  const dir = mkdtempSync(join(tmpdir(), "berth-flow-"));
+  const dir = mkdtempSync(join(scratch, "build-"));
   const outcome = await runBuild({
     jenkinsfile: join(dir, "Jenkinsfile"), text, controller: {} as Controller, jobName: "job", buildNumber: 1, buildDir: join(dir, "build"),
     output: new BuildOutput((l) => lines.push(l)), credentials: credentialStore([{ kind: "usernamePassword", id: "reg", username: "ci", password: "p4ss-word" }, { kind: "string", id: "tok", secret: "t0ken-value" }]),

@@ -2,18 +2,18 @@
 // real agent pods.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile, mkdir } from "node:fs/promises";
+import { writeFile, mkdir } from "node:fs/promises";
 import { readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBuild, type BuildRequest } from "../../src/build/run-build.ts";
 import { BuildOutput } from "../../src/build/output.ts";
 import { credentialStore } from "../../src/build/credentials.ts";
 import { startEmbeddedController } from "../controller/helpers.ts";
 import type { Controller } from "../../src/controller/provisioner.ts";
+import { tempDir, type TempDirOwner } from "../support/temp-dir.ts";
 
-async function build(controller: Controller, text: string, extra: Partial<BuildRequest> = {}) {
-  const dir = await mkdtemp(join(tmpdir(), "berth-build-"));
+async function build(t: TempDirOwner, controller: Controller, text: string, extra: Partial<BuildRequest> = {}) {
+  const dir = tempDir(t, "berth-build-");
   const jenkinsfile = join(dir, "src", "Jenkinsfile");
   await mkdir(join(dir, "src"));
   await writeFile(jenkinsfile, text);
@@ -25,7 +25,7 @@ async function build(controller: Controller, text: string, extra: Partial<BuildR
 
 test("a scripted podTemplate build: sh in the agent and in another container, files, Finished: SUCCESS", async (t) => {
   const { controller } = await startEmbeddedController(t, []);
-  const { result, log, lines } = await build(controller, `
+  const { result, log, lines } = await build(t, controller, `
 podTemplate(containers: [containerTemplate(name: 'busy', image: 'busybox', command: 'cat', ttyEnabled: true)]) {
   node(POD_LABEL) {
     stage('one') {
@@ -54,7 +54,7 @@ test("workspace steps through a Jenkinsfile: stash in one pod and unstash in ano
     { kind: "file", id: "f", fileName: "config.txt", content: Buffer.from("file-content\n") },
     { kind: "usernamePassword", id: "up", username: "deployer", password: "pa55-w0rd" },
   ]);
-  const { result, log, dir } = await build(controller, `
+  const { result, log, dir } = await build(t, controller, `
 podTemplate {
   node(POD_LABEL) {
     writeFile file: 'out/a.txt', text: 'A'
@@ -93,7 +93,7 @@ test("credentials from a Kubernetes secret labelled as the Kubernetes Credential
     body: { metadata: { name: "api-token", labels: { "jenkins.io/credentials-type": "secretText" } }, stringData: { text: "s3cr3t-t0ken" } },
   });
   const credentials = credentialStore([], async () => ({ client, namespace: "default" }));
-  const { result, log } = await build(controller, `
+  const { result, log } = await build(t, controller, `
 podTemplate {
   node(POD_LABEL) {
     withCredentials([string(credentialsId: 'api-token', variable: 'TOKEN')]) {
@@ -116,7 +116,7 @@ test("declarative `retries`: the pipeline agent's pod deleted during a stage, th
     const started = /^started on (\S+) attempt 1$/.exec(line);
     if (started) void client.core.deleteNamespacedPod({ namespace: "default", name: started[1]! });
   });
-  const { result } = await build(controller, `
+  const { result } = await build(t, controller, `
 def attempts = 0
 pipeline {
   agent { kubernetes { retries 2 } }

@@ -2,9 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "../support/temp-dir.ts";
 
 function berth(...args: string[]) {
   const r = spawnSync(process.execPath, ["bin/berth.js", ...args], { encoding: "utf8" });
@@ -18,8 +18,8 @@ test("a clean Jenkinsfile: exit 0, no output", () => {
   assert.equal(r.code, 0);
 });
 
-test("findings: one per line as file:line:column: message, exit 1", () => {
-  const dir = mkdtempSync(join(tmpdir(), "berth-lint-"));
+test("findings: one per line as file:line:column: message, exit 1", (t) => {
+  const dir = tempDir(t, "berth-lint-");
   const file = join(dir, "Jenkinsfile");
   writeFileSync(file, "node {\n  sh 'make'\n  slackSend channel: '#ci'\n}\n}\n");
   const r = berth("lint", file);

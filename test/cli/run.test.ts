@@ -4,10 +4,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { tempDir, type TempDirOwner } from "../support/temp-dir.ts";
 
 const BERTH = new URL("../../bin/berth.js", import.meta.url).pathname;
 
@@ -30,16 +30,16 @@ function berth(args: string[], home: string, onOutput?: (out: string, child: Ret
   return new Promise((resolve) => child.on("exit", (code) => resolve({ code, out, err })));
 }
 
-function jenkinsfile(text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "berth-run-"));
+function jenkinsfile(t: TempDirOwner, text: string): string {
+  const dir = tempDir(t, "berth-run-");
   mkdirSync(join(dir, "demo"));
   const file = join(dir, "demo", "Jenkinsfile");
   writeFileSync(file, text);
   return file;
 }
 
-test("berth run: a seed example on a cluster started for the run, exit 0, the log kept with the build", async () => {
-  const home = mkdtempSync(join(tmpdir(), "berth-home-"));
+test("berth run: a seed example on a cluster started for the run, exit 0, the log kept with the build", async (t) => {
+  const home = tempDir(t, "berth-home-");
   const r = await berth(["run", "examples/seed-001/jnlp-container/Jenkinsfile"], home);
   assert.equal(r.code, 0, r.out + r.err);
   const lines = r.out.trimEnd().split("\n");
@@ -51,16 +51,16 @@ test("berth run: a seed example on a cluster started for the run, exit 0, the lo
   assert.equal(readFileSync(join(home, "jobs", "jnlp-container", "nextBuildNumber"), "utf8").trim(), "2");
 });
 
-test("berth run: a failing build exits 1; parameters reach params and env; bad input exits 2 before anything starts", async () => {
-  const home = mkdtempSync(join(tmpdir(), "berth-home-"));
-  const failing = jenkinsfile("pipeline {\n  agent none\n  parameters { string(name: 'WHO', defaultValue: 'nobody') }\n  stages { stage('s') { steps { echo \"who: ${params.WHO} ${env.WHO}\"; error 'boom' } } }\n}\n");
+test("berth run: a failing build exits 1; parameters reach params and env; bad input exits 2 before anything starts", async (t) => {
+  const home = tempDir(t, "berth-home-");
+  const failing = jenkinsfile(t, "pipeline {\n  agent none\n  parameters { string(name: 'WHO', defaultValue: 'nobody') }\n  stages { stage('s') { steps { echo \"who: ${params.WHO} ${env.WHO}\"; error 'boom' } } }\n}\n");
   const r = await berth(["run", failing, "--param", "WHO=me"], home);
   assert.equal(r.code, 1, r.out + r.err);
   assert.match(r.out, /^who: me me$/m);
   assert.match(r.out, /^ERROR: boom/m);
   assert.equal(r.out.trimEnd().split("\n").at(-1), "Finished: FAILURE");
 
-  const broken = jenkinsfile("node {\n  sh 'make'\n  slackSend channel: '#ci'\n}\n");
+  const broken = jenkinsfile(t, "node {\n  sh 'make'\n  slackSend channel: '#ci'\n}\n");
   const b = await berth(["run", broken], home);
   assert.equal(b.code, 2);
   assert.equal(b.out, "");
@@ -74,8 +74,8 @@ test("berth run: a failing build exits 1; parameters reach params and env; bad i
   assert.match(badParam.err, /--param wants NAME=value/);
 });
 
-test("berth run: reuses a running `berth cluster start`; Ctrl-C stops the build, removes its pod and exits 130", async () => {
-  const home = mkdtempSync(join(tmpdir(), "berth-home-"));
+test("berth run: reuses a running `berth cluster start`; Ctrl-C stops the build, removes its pod and exits 130", async (t) => {
+  const home = tempDir(t, "berth-home-");
   const cluster = spawn(process.execPath, [BERTH, "cluster", "start", "--port", "0"], { env: { ...process.env, BERTH_HOME: home } });
   const clusterExited = new Promise((resolve) => cluster.on("exit", resolve));
   await new Promise<void>((resolve, reject) => {
@@ -88,7 +88,7 @@ test("berth run: reuses a running `berth cluster start`; Ctrl-C stops the build,
   });
   try {
     assert.ok(existsSync(join(home, "cluster", "cluster.json")));
-    const file = jenkinsfile("podTemplate {\n  node(POD_LABEL) {\n    sh 'echo started; sleep 300'\n  }\n}\n");
+    const file = jenkinsfile(t, "podTemplate {\n  node(POD_LABEL) {\n    sh 'echo started; sleep 300'\n  }\n}\n");
     let sent = false;
     const r = await berth(["run", file], home, (out, child) => {
       if (!sent && /^started$/m.test(out)) {

@@ -2,10 +2,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { tempDir } from "../support/temp-dir.ts";
 
 function berth(...args: string[]) {
   const r = spawnSync(process.execPath, ["bin/berth.js", ...args], { encoding: "utf8" });
@@ -54,8 +54,8 @@ test("list shows clouds, templates and their resolved parents", () => {
   assert.match(r.out, /hello-kb-mixed\n.*\n +inherits: hello-kb +resolved parents: defaults -> hello-kb/);
 });
 
-test("bad input: file:line:column and exit code 2, no stack trace", () => {
-  const dir = mkdtempSync(join(tmpdir(), "berth-cli-"));
+test("bad input: file:line:column and exit code 2, no stack trace", (t) => {
+  const dir = tempDir(t, "berth-cli-");
   const bad = join(dir, "berth.yaml");
   writeFileSync(bad, "clouds:\n- kubernetes:\n    templates:\n    - name: t\n      containers:\n      - name: Maven\n        image: maven\n");
   const invalid = berth("template", "render", "--config", bad, "--template", "t");

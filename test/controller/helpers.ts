@@ -31,11 +31,15 @@ export async function startEmbeddedController(t: { after(fn: () => unknown): voi
     quotaRetryMs: 300,
     log: () => {},
   });
-  // One hook, in dependency order: the controller still needs the cluster to clean up its pods.
+  // One hook, in dependency order: the controller still needs the cluster to clean up its pods. The
+  // cluster (and its directory) goes even when stopping the others fails.
   t.after(async () => {
-    await controller.stop();
-    await endpoint.close();
-    await cluster.dispose();
+    try {
+      await controller.stop();
+      await endpoint.close();
+    } finally {
+      await cluster.dispose();
+    }
   });
   return { controller, client: createKubeClient({ kubeconfig: cluster.kubeconfigPath }), hub: endpoint.hub };
 }

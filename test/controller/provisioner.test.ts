@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
@@ -57,7 +57,9 @@ class ScriptedNode {
     if (!jnlp) return;
     const env = Object.fromEntries((jnlp.env ?? []).map((e) => [e.name, e.value ?? ""]));
     const [, ...args] = agentBootstrap();
-    const child = spawn(process.execPath, args, { env: { PATH: process.env["PATH"], ...env, JENKINS_AGENT_WORKDIR: mkdtempSync(join(tmpdir(), "berth-ws-")) }, stdio: "ignore" });
+    const workDir = mkdtempSync(join(tmpdir(), "berth-ws-"));
+    const child = spawn(process.execPath, args, { env: { PATH: process.env["PATH"], ...env, JENKINS_AGENT_WORKDIR: workDir }, stdio: "ignore" });
+    child.on("exit", () => rmSync(workDir, { recursive: true, force: true }));
     this.agents.push(child);
   }
 }

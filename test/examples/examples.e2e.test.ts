@@ -2,11 +2,10 @@
 // have (examples/README.md): the seed's verbatim Jenkinsfile, and its local twin where there is one.
 // One cluster serves them all; each example's config is the berth.yaml of its seed, as `berth run`
 // finds it.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Controller } from "../../src/controller/provisioner.ts";
 import { startAgentEndpoint } from "../../src/controller/agent-hub.ts";
@@ -16,6 +15,7 @@ import { runBuild } from "../../src/build/run-build.ts";
 import { BuildOutput } from "../../src/build/output.ts";
 import { credentialStore } from "../../src/build/credentials.ts";
 import { startTestCluster } from "../cluster/kubelet/helpers.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 interface Example {
   file: string;
@@ -24,7 +24,7 @@ interface Example {
   params?: Record<string, string>;
 }
 
-const scratch = mkdtempSync(join(tmpdir(), "berth-examples-"));
+const scratch = tempDir({ after }, "berth-examples-");
 // A local repository for the twin of the example that clones public ones.
 const repo = join(scratch, "repo");
 execFileSync("sh", ["-c", `git init -q -b main "${repo}" && cd "${repo}" && echo '<project/>' > pom.xml && git add . && git -c user.email=t@e -c user.name=t commit -qm init`]);
@@ -73,10 +73,14 @@ test("examples run on the embedded cluster with their documented results", async
   const cluster = await startTestCluster();
   const endpoint = await startAgentEndpoint({ log: () => {} });
   const controllers = new Map<string, Controller>();
+  // The cluster (and its directory) goes even when stopping the others fails.
   t.after(async () => {
-    for (const c of controllers.values()) await c.stop();
-    await endpoint.close();
-    await cluster.dispose();
+    try {
+      for (const c of controllers.values()) await c.stop();
+      await endpoint.close();
+    } finally {
+      await cluster.dispose();
+    }
   });
   // What the examples expect to find in the namespace.
   const client = createKubeClient({ kubeconfig: cluster.kubeconfigPath });

@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, ConnectionError } from "../../src/kube/connect.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 const NO_CLUSTER_ENV = {};
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
@@ -18,8 +18,8 @@ test("a URL with a token and a PEM CA", () => {
   assert.equal(c.kubeConfig.getCurrentUser()!.token, "abc");
 });
 
-test("a URL with skipTlsVerify and a token file", () => {
-  const dir = mkdtempSync(join(tmpdir(), "berth-kube-"));
+test("a URL with skipTlsVerify and a token file", (t) => {
+  const dir = tempDir(t, "berth-kube-");
   writeFileSync(join(dir, "token"), "from-file\n");
   const c = connect({ serverUrl: "https://k", skipTlsVerify: true, tokenFile: join(dir, "token") }, NO_CLUSTER_ENV);
   assert.equal(c.kubeConfig.getCurrentCluster()!.skipTLSVerify, true);
@@ -27,8 +27,8 @@ test("a URL with skipTlsVerify and a token file", () => {
   assert.equal(c.namespace, "default");
 });
 
-test("a kubeconfig file, its context and that context's namespace", () => {
-  const dir = mkdtempSync(join(tmpdir(), "berth-kube-"));
+test("a kubeconfig file, its context and that context's namespace", (t) => {
+  const dir = tempDir(t, "berth-kube-");
   const file = join(dir, "config");
   writeFileSync(
     file,
@@ -61,8 +61,8 @@ current-context: ctx-a
   assert.throws(() => connect({ kubeconfig: join(dir, "missing") }, NO_CLUSTER_ENV), /does not exist/);
 });
 
-test("in a pod: the service account's token, CA and namespace, and the API server from the environment", () => {
-  const dir = mkdtempSync(join(tmpdir(), "berth-sa-"));
+test("in a pod: the service account's token, CA and namespace, and the API server from the environment", (t) => {
+  const dir = tempDir(t, "berth-sa-");
   writeFileSync(join(dir, "token"), "sa-token\n");
   writeFileSync(join(dir, "ca.crt"), PEM);
   writeFileSync(join(dir, "namespace"), "jenkins\n");

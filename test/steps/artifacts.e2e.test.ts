@@ -1,13 +1,13 @@
 // archiveArtifacts, stash and unstash in real agent pods on the embedded cluster.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { sh, StepError } from "../../src/steps/sh.ts";
 import { archiveArtifacts, readFingerprints } from "../../src/steps/artifacts.ts";
 import { agentContext } from "./helpers.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 function tree(dir: string): string[] {
   const out: string[] = [];
@@ -34,7 +34,7 @@ test("archiveArtifacts: globs, excludes, default excludes, case, fingerprints, r
       "ln -s ../target/app.jar build/link.jar",
     ].join("\n"),
   });
-  const archive = join(mkdtempSync(join(tmpdir(), "berth-archive-")), "archive");
+  const archive = join(tempDir(t, "berth-archive-"), "archive");
   const archived = await archiveArtifacts(ctx, archive, { artifacts: "target/**/*.jar, build/, odd dir/*", excludes: "**/sub/**", fingerprint: true });
   assert.deepEqual([...archived].sort(), ["build/link.jar", "odd dir/it's.txt", "target/app.jar", "target/lib/dep.jar"]);
   assert.deepEqual(tree(archive), ["build/link.jar", "odd dir/it's.txt", "target/app.jar", "target/lib/dep.jar"]);
@@ -55,7 +55,7 @@ test("archiveArtifacts: globs, excludes, default excludes, case, fingerprints, r
 
 test("archiveArtifacts: an empty match fails the step unless allowEmptyArchive", async (t) => {
   const ctx = await agentContext(t);
-  const archive = join(mkdtempSync(join(tmpdir(), "berth-archive-")), "archive");
+  const archive = join(tempDir(t, "berth-archive-"), "archive");
   await assert.rejects(
     archiveArtifacts(ctx, archive, { artifacts: "**/*.zip" }),
     (e: unknown) => e instanceof StepError && e.message === 'No artifacts found that match the file pattern "**/*.zip". Configuration error?',

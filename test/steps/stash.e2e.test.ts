@@ -1,8 +1,7 @@
 // stash in one agent pod, unstash in another, on the embedded cluster.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -11,6 +10,7 @@ import { stash, unstash } from "../../src/steps/stash.ts";
 import { SecretMasker } from "../../src/steps/masker.ts";
 import { Log, startEmbeddedController } from "../controller/helpers.ts";
 import { WORKSPACE, stepContext, type TestStepContext } from "./helpers.ts";
+import { tempDir } from "../support/temp-dir.ts";
 
 /** Two agent pods of the same build. */
 async function twoPods(t: { after(fn: () => unknown): void }): Promise<[TestStepContext, TestStepContext]> {
@@ -22,7 +22,7 @@ async function twoPods(t: { after(fn: () => unknown): void }): Promise<[TestStep
 
 test("stash in one pod, unstash in another: includes, excludes, default excludes, links, subdirectories", async (t) => {
   const [one, two] = await twoPods(t);
-  const stashes = mkdtempSync(join(tmpdir(), "berth-stash-"));
+  const stashes = tempDir(t, "berth-stash-");
   await sh(one, {
     script: "#!/bin/sh\nmkdir -p app/bin app/.git docs\necho run > app/bin/run.sh; chmod +x app/bin/run.sh; echo cfg > app/app.conf; echo x > app/.git/HEAD; echo d > docs/a.md; ln -s app.conf app/current.conf",
   });
@@ -40,7 +40,7 @@ test("stash in one pod, unstash in another: includes, excludes, default excludes
 
 test("stash and unstash errors, as Jenkins words them", async (t) => {
   const [one] = await twoPods(t);
-  const stashes = mkdtempSync(join(tmpdir(), "berth-stash-"));
+  const stashes = tempDir(t, "berth-stash-");
   await assert.rejects(unstash(one, stashes, "nothing"), (e: unknown) => e instanceof StepError && e.message === "No such saved stash ‘nothing’");
   await assert.rejects(stash(one, stashes, { name: "none", includes: "**/*.nope" }), (e: unknown) => e instanceof StepError && e.message === "No files included in stash ‘none’");
   assert.equal(await stash(one, stashes, { name: "none", includes: "**/*.nope", allowEmpty: true }), 0);
@@ -50,7 +50,7 @@ test("stash and unstash errors, as Jenkins words them", async (t) => {
 
 test("a large stash (50 MB in 400 files) moves between pods intact, with the controller's memory bounded", async (t) => {
   const [one, two] = await twoPods(t);
-  const stashes = mkdtempSync(join(tmpdir(), "berth-stash-"));
+  const stashes = tempDir(t, "berth-stash-");
   await sh(one, {
     script: "#!/bin/sh\nset -e\nfor d in 1 2 3 4 5 6 7 8; do mkdir -p big/d$d; for f in $(seq 1 50); do head -c 131072 /dev/urandom > big/d$d/f$f.bin; done; done",
   });
@@ -81,26 +81,26 @@ test("a large stash (50 MB in 400 files) moves between pods intact, with the con
 
 test("stash and unstash with a tar that has no --null (BusyBox, as in Alpine images and the default agent image)", async (t) => {
   // Alpine's BusyBox tar reads a file list (-T) but knows no --null; this stand-in behaves the same.
-  const tools = mkdtempSync(join(tmpdir(), "berth-tar-"));
+  const tools = tempDir(t, "berth-tar-");
   writeFileSync(join(tools, "tar"), '#!/bin/sh\ncase " $* " in *" --help "*) echo "BusyBox v1.36 multi-call binary."; exit 0;; *" --null "*) echo "tar: unrecognized option --null" >&2; exit 1;; esac\nexec /usr/bin/tar "$@"\n', { mode: 0o755 });
   const path = `${tools}:${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`;
   const { controller } = await startEmbeddedController(t, [{ name: "bb", label: "bb", containers: [{ name: "jnlp", envVars: [{ kind: "envVar", key: "PATH", value: path }] }] }]);
   const [one, two] = await Promise.all([stepContext(controller, { label: "bb" }), stepContext(controller, { label: "bb" })]);
   assert.match(String(await sh(one, { script: "#!/bin/sh\ntar --help", returnStdout: true })), /BusyBox/);
   await sh(one, { script: "#!/bin/sh\nmkdir -p src/a && echo one > 'src/a/with space.txt' && echo two > src/b.txt" });
-  const stashes = mkdtempSync(join(tmpdir(), "berth-stash-"));
+  const stashes = tempDir(t, "berth-stash-");
   assert.equal(await stash(one, stashes, { name: "src", includes: "src/**" }), 2);
   await unstash(two, stashes, "src");
   assert.equal(await sh(two, { script: "cat 'src/a/with space.txt' src/b.txt", returnStdout: true }), "one\ntwo\n");
 });
 
 test("a tar that cannot pack the list fails the stash instead of saving an empty one", async (t) => {
-  const tools = mkdtempSync(join(tmpdir(), "berth-tar-"));
+  const tools = tempDir(t, "berth-tar-");
   writeFileSync(join(tools, "tar"), '#!/bin/sh\necho "tar: invalid option -- \'T\'" >&2; exit 1\n', { mode: 0o755 });
   const path = `${tools}:${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`;
   const { controller } = await startEmbeddedController(t, [{ name: "bb", label: "bb", containers: [{ name: "jnlp", envVars: [{ kind: "envVar", key: "PATH", value: path }] }] }]);
   const agent = await controller.requestAgent({ label: "bb", log: new Log() });
   await agent.run(["sh", "-c", `mkdir -p ${WORKSPACE} && echo x > ${WORKSPACE}/f`]).result;
   const ctx = { agent, log: new Log(), cwd: WORKSPACE, env: {}, masker: new SecretMasker([]) };
-  await assert.rejects(stash(ctx, mkdtempSync(join(tmpdir(), "berth-stash-")), { name: "s" }), /tar failed in .*invalid option -- 'T'/);
+  await assert.rejects(stash(ctx, tempDir(t, "berth-stash-"), { name: "s" }), /tar failed in .*invalid option -- 'T'/);
 });

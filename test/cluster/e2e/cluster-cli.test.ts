@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { tempDir } from "../../support/temp-dir.ts";
 
 const BERTH = new URL("../../../bin/berth.js", import.meta.url).pathname;
 
@@ -17,8 +18,8 @@ interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startCluster(dataDir: string, nodes = 2, args: string[] = []): Promise<Started> {
-  const child = spawn(process.execPath, [BERTH, "cluster", "start", "--data-dir", dataDir, "--port", "0", "--nodes", String(nodes), ...args]);
+function startCluster(dataDir: string, nodes = 2, args: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<Started> {
+  const child = spawn(process.execPath, [BERTH, "cluster", "start", "--data-dir", dataDir, "--port", "0", "--nodes", String(nodes), ...args], { env });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
     let out = "";
@@ -62,10 +63,12 @@ test("berth cluster start: ready line, nodes, SIGTERM stops cleanly, restart kee
 });
 
 for (const fsync of ["interval", "always"]) {
-  test(`nothing acknowledged is lost on kill -9 (--fsync ${fsync}), with writes still in flight`, async () => {
+  test(`nothing acknowledged is lost on kill -9 (--fsync ${fsync}), with writes still in flight`, async (t) => {
     const dataDir = mkdtempSync(join(tmpdir(), "berth-kill-"));
+    // Killed, the cluster cannot remove its runtime's state directory (made under TMPDIR): this one goes with the test.
+    const tmp = tempDir(t, "berth-kill-tmp-");
     try {
-      const first = await startCluster(dataDir, 0, ["--fsync", fsync]);
+      const first = await startCluster(dataDir, 0, ["--fsync", fsync], { ...process.env, TMPDIR: tmp });
       const acknowledged: string[] = [];
       let next = 0;
       let killed = false;

@@ -12,13 +12,24 @@ export interface TestServer extends RunningApiServer {
 
 export async function startTestServer(options: Partial<ApiServerOptions> = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "berth-apiserver-"));
-  const running = await startApiServer({ port: 0, nodes: 1, ...options, dataDir });
+  const remove = () => rmSync(dataDir, { recursive: true, force: true });
+  let running: RunningApiServer;
+  try {
+    running = await startApiServer({ port: 0, nodes: 1, ...options, dataDir });
+  } catch (error) {
+    remove();
+    throw error;
+  }
   return {
     ...running,
     dataDir,
     dispose: async () => {
-      await running.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      // Removed even when stopping fails, so a failed test leaves nothing behind.
+      try {
+        await running.stop();
+      } finally {
+        remove();
+      }
     },
   };
 }

@@ -14,13 +14,24 @@ export interface TestCluster extends RunningCluster {
 
 export async function startTestCluster(options: Partial<ClusterOptions> = {}): Promise<TestCluster> {
   const dataDir = mkdtempSync(join(tmpdir(), "berth-cluster-"));
-  const running = await startCluster({ port: 0, nodes: 1, ...options, dataDir });
+  const remove = () => rmSync(dataDir, { recursive: true, force: true });
+  let running: RunningCluster;
+  try {
+    running = await startCluster({ port: 0, nodes: 1, ...options, dataDir });
+  } catch (error) {
+    remove();
+    throw error;
+  }
   return {
     ...running,
     dataDir,
     dispose: async () => {
-      await running.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      // Removed even when stopping fails, so a failed test leaves nothing behind.
+      try {
+        await running.stop();
+      } finally {
+        remove();
+      }
     },
   };
 }
