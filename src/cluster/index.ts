@@ -1,6 +1,8 @@
 // The embedded cluster as the CLI sees it: one call that brings up the control plane over a data
 // directory — the API server, then the scheduler and one kubelet per node (node-1 … node-N), all in this
 // process and all talking to the API server over HTTPS like separate components would.
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { startApiServer, type RunningApiServer } from "./apiserver/index.ts";
 import type { SyncMode } from "./apiserver/storage.ts";
 import { ApiClient } from "./client/api.ts";
@@ -30,7 +32,11 @@ export interface RunningCluster extends RunningApiServer {
 export async function startCluster(options: ClusterOptions): Promise<RunningCluster> {
   const nodes = options.nodes ?? 1;
   const api = await startApiServer({ dataDir: options.dataDir, port: options.port, nodes, fsync: options.fsync });
-  const runtime = await ProcessRuntime.create(options.runtime ?? {});
+  // The runtime's scratch (container roots, probes) lives in the data dir, not the OS temp dir, so a
+  // cluster killed with -9 leaves nothing behind there; a killed run's scratch is cleared here.
+  const runtimeDir = join(options.dataDir, "runtime");
+  rmSync(runtimeDir, { recursive: true, force: true });
+  const runtime = await ProcessRuntime.create({ stateDirectory: runtimeDir, ...options.runtime });
   // The components share the API server's process: they reach it through in-process connections.
   const client = (component: string): ApiClient => new ApiClient({ url: api.url, token: api.adminToken, caCertPem: api.caCertPem, userAgent: `berth/${component}`, connect: api.connectLocal });
   const schedulerClient = client("scheduler");
@@ -50,6 +56,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     await Promise.all(kubelets.map((k) => k.stop()));
     scheduler.stop();
     await runtime.close();
+    rmSync(runtimeDir, { recursive: true, force: true });
     await api.stop();
     throw error;
   }
@@ -65,6 +72,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       scheduler.stop();
       await Promise.all(kubelets.map((k) => k.stop()));
       await runtime.close();
+      rmSync(runtimeDir, { recursive: true, force: true });
       for (const c of clients) c.close();
       await api.stop();
     },

@@ -3,11 +3,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { tempDir } from "../../support/temp-dir.ts";
 
 const BERTH = new URL("../../../bin/berth.js", import.meta.url).pathname;
 
@@ -18,8 +17,8 @@ interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startCluster(dataDir: string, nodes = 2, args: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<Started> {
-  const child = spawn(process.execPath, [BERTH, "cluster", "start", "--data-dir", dataDir, "--port", "0", "--nodes", String(nodes), ...args], { env });
+function startCluster(dataDir: string, nodes = 2, args: string[] = []): Promise<Started> {
+  const child = spawn(process.execPath, [BERTH, "cluster", "start", "--data-dir", dataDir, "--port", "0", "--nodes", String(nodes), ...args]);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
     let out = "";
@@ -63,12 +62,10 @@ test("berth cluster start: ready line, nodes, SIGTERM stops cleanly, restart kee
 });
 
 for (const fsync of ["interval", "always"]) {
-  test(`nothing acknowledged is lost on kill -9 (--fsync ${fsync}), with writes still in flight`, async (t) => {
+  test(`nothing acknowledged is lost on kill -9 (--fsync ${fsync}), with writes still in flight`, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "berth-kill-"));
-    // Killed, the cluster cannot remove its runtime's state directory (made under TMPDIR): this one goes with the test.
-    const tmp = tempDir(t, "berth-kill-tmp-");
     try {
-      const first = await startCluster(dataDir, 0, ["--fsync", fsync], { ...process.env, TMPDIR: tmp });
+      const first = await startCluster(dataDir, 0, ["--fsync", fsync]);
       const acknowledged: string[] = [];
       let next = 0;
       let killed = false;
@@ -91,12 +88,15 @@ for (const fsync of ["interval", "always"]) {
         }),
       );
       await first.exited;
+      // The killed run's runtime scratch is in the data dir (not the OS temp dir), for the next start to clear.
+      assert.ok(existsSync(join(dataDir, "runtime")));
       const second = await startCluster(dataDir, 0);
       const list = await second.api.listNamespacedConfigMap({ namespace: "default" });
       const present = new Set(list.items.map((c) => c.metadata?.name));
       assert.deepEqual(acknowledged.filter((n) => !present.has(n)), []);
       second.child.kill("SIGTERM");
       await second.exited;
+      assert.equal(existsSync(join(dataDir, "runtime")), false);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
