@@ -23,7 +23,8 @@ import {
   type ResponseContext,
 } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import { openLoop, spawnUntilReady, type OpenLoopResult } from "./support.ts";
+import { httpsConnection, type Send } from "./https-connection.ts";
+import { openLoop, percentile, spawnUntilReady, type OpenLoopResult } from "./support.ts";
 
 const SERVER = new URL("./apiserver-process.ts", import.meta.url).pathname;
 const BARE_SERVER = new URL("./bare-https-process.ts", import.meta.url).pathname;
@@ -99,37 +100,20 @@ function cpuMicros(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
-
 function summary(samples: number[]): string {
   const sorted = [...samples].sort((a, b) => a - b);
   return `p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, max ${(sorted[sorted.length - 1] ?? NaN).toFixed(2)} ms (n=${sorted.length})`;
 }
 
-function p99(samples: number[]): number {
-  return percentile([...samples].sort((a, b) => a - b), 99);
-}
-
-function client(server: Server, sockets: number) {
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets, ca: server.ca });
-  return (method: string, path: string, body?: unknown): Promise<number> =>
-    new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = request(`${server.url}${path}`, { method, agent, headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "application/json", ...(payload ? { "Content-Length": String(payload.length) } : {}) } }, (res) => {
-        res.resume();
-        res.on("end", () => (res.statusCode && res.statusCode < 300 ? resolve(res.statusCode) : reject(new Error(`${method} ${path}: ${res.statusCode}`))));
-      });
-      req.on("error", reject);
-      req.end(payload);
-    });
+/** `count` keep-alive connections (httpsConnection.ts says why not node:https's client), one per client. */
+function connections(server: Server, count: number): Send[] {
+  return Array.from({ length: count }, () => httpsConnection(server.url, { ca: server.ca, headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "application/json" } }));
 }
 
 const pod = (name: string) => ({ apiVersion: "v1", kind: "Pod", metadata: { name, labels: { bench: "1" } }, spec: { containers: [{ name: "main", image: "busybox:1.36", command: ["sleep", "3600"], resources: { requests: { cpu: "10m", memory: "16Mi" } } }] } });
 
 async function latency(server: Server, clients: 1 | 50, prefix: string): Promise<{ create: number[]; get: number[]; pairsPerSecond: number }> {
-  const call = client(server, clients);
+  const calls = connections(server, clients);
   const create: number[] = [];
   const get: number[] = [];
   const start = performance.now();
@@ -138,10 +122,10 @@ async function latency(server: Server, clients: 1 | 50, prefix: string): Promise
       for (let i = 0; i < SAMPLES_PER_CLIENT[clients]; i++) {
         const name = `${prefix}-${c}-${i}`;
         let t = performance.now();
-        await call("POST", "/api/v1/namespaces/default/pods", pod(name));
+        await calls[c]!("POST", "/api/v1/namespaces/default/pods", pod(name));
         create.push(performance.now() - t);
         t = performance.now();
-        await call("GET", `/api/v1/namespaces/default/pods/${name}`);
+        await calls[c]!("GET", `/api/v1/namespaces/default/pods/${name}`);
         get.push(performance.now() - t);
       }
     }),
@@ -149,12 +133,7 @@ async function latency(server: Server, clients: 1 | 50, prefix: string): Promise
   return { create, get, pairsPerSecond: create.length / ((performance.now() - start) / 1000) };
 }
 
-/** One keep-alive connection per client, so the open loop holds exactly that many connections. */
-function openLoopClients(server: Server): ReturnType<typeof client>[] {
-  return Array.from({ length: OPEN_LOOP_CLIENTS }, () => client(server, 1));
-}
-
-async function openLoopCreates(server: Server, calls: ReturnType<typeof client>[], rate: number, seconds: number, prefix: string): Promise<OpenLoopResult> {
+async function openLoopCreates(server: Server, calls: Send[], rate: number, seconds: number, prefix: string): Promise<OpenLoopResult> {
   return openLoop(rate, seconds, calls.length, (c, i) => calls[c]!("POST", "/api/v1/namespaces/default/pods", pod(`${prefix}-${i}`)));
 }
 
@@ -173,7 +152,7 @@ interface OpenLoopLatency {
  * the created pods at the same rate; then the floor, the same creates on the bare HTTPS server after a
  * warm-up of its own. With the server's and the generator's CPU per request.
  */
-async function openLoopLatency(server: Server, dataDir: string, calls: ReturnType<typeof client>[]): Promise<OpenLoopLatency> {
+async function openLoopLatency(server: Server, dataDir: string, calls: Send[]): Promise<OpenLoopLatency> {
   const warmup = (await openLoopCreates(server, calls, OPEN_LOOP_RATE, OPEN_LOOP_WARMUP_SECONDS, "ow")).latencies;
   const before = cpuMicros(server.pid);
   const generatorBefore = process.cpuUsage();
@@ -187,7 +166,7 @@ async function openLoopLatency(server: Server, dataDir: string, calls: ReturnTyp
   const getCpu = (cpuMicros(server.pid) - getsBefore) / get.length;
   const bare = await startBareServer(server, dataDir);
   try {
-    const bareCalls = openLoopClients(bare);
+    const bareCalls = connections(bare, OPEN_LOOP_CLIENTS);
     await Promise.all(bareCalls.map((call) => call("GET", "/")));
     await openLoopCreates(bare, bareCalls, OPEN_LOOP_RATE, FLOOR_WARMUP_SECONDS, "fw");
     const floor: OpenLoopResult[] = [];
@@ -284,13 +263,13 @@ async function watchLatency(server: Server): Promise<{ samples: number[]; events
   );
   const closers = await Promise.all(streams);
   if (ready !== WATCHES) throw new Error("not all watches opened");
-  const call = client(server, 1);
+  const [call] = connections(server, 1);
   const start = performance.now();
   const cpuBefore = cpuMicros(server.pid);
   for (let i = 0; i < WATCH_EVENTS; i++) {
     const name = `w-${i}`;
     sentAt.set(name, performance.now());
-    await call("POST", "/api/v1/namespaces/default/configmaps", { metadata: { name, labels: { watch: "1" } }, data: { i: String(i) } });
+    await call!("POST", "/api/v1/namespaces/default/configmaps", { metadata: { name, labels: { watch: "1" } }, data: { i: String(i) } });
   }
   await done;
   const seconds = (performance.now() - start) / 1000;
@@ -306,18 +285,18 @@ async function memoryWithPods(): Promise<void> {
   const server = await startServer(dir);
   try {
     const idle = rssMiB(server.pid);
-    const call = client(server, 50);
+    const calls = connections(server, 50);
     let next = 0;
     const start = performance.now();
     await Promise.all(
-      Array.from({ length: 50 }, async () => {
+      calls.map(async (call) => {
         while (next < MEMORY_PODS) await call("POST", "/api/v1/namespaces/default/pods", pod(`m-${next++}`));
       }),
     );
     const seconds = (performance.now() - start) / 1000;
     const holding = rssMiB(server.pid);
     const t = performance.now();
-    await call("GET", "/api/v1/namespaces/default/pods");
+    await calls[0]!("GET", "/api/v1/namespaces/default/pods");
     const listMs = performance.now() - t;
     console.log(`${MEMORY_PODS} pods created by 50 raw HTTPS clients in ${seconds.toFixed(1)} s (${(MEMORY_PODS / seconds).toFixed(0)} creates/s)`);
     console.log(`server RSS: ${idle.toFixed(0)} MiB idle, ${holding.toFixed(0)} MiB holding ${MEMORY_PODS} pods, ${rssMiB(server.pid).toFixed(0)} MiB after one list of all of them (${listMs.toFixed(0)} ms)`);
@@ -333,20 +312,20 @@ try {
   console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`);
   await latency(server, 1, "warm");
-  const calls = openLoopClients(server);
+  const calls = connections(server, OPEN_LOOP_CLIENTS);
   await Promise.all(calls.map((call) => call("GET", "/api/v1/namespaces/default/pods/warm-0-0")));
   const open = await openLoopLatency(server, dataDir, calls);
   console.log(`under load (open loop: ${OPEN_LOOP_CLIENTS} keep-alive clients sending ${OPEN_LOOP_RATE} requests/s in total on a fixed schedule, latency from each request's scheduled send time; ${OPEN_LOOP_ROUNDS} rounds of ${OPEN_LOOP_SECONDS} s back to back after ${OPEN_LOOP_WARMUP_SECONDS} s at the rate; then the floor: the same POSTs answered at once by a bare Node HTTPS server in its own process, ${OPEN_LOOP_ROUNDS} rounds after ${FLOOR_WARMUP_SECONDS} s):`);
   console.log(`  the first ${OPEN_LOOP_WARMUP_SECONDS} s on the fresh server (not in the figure): create ${summary(open.warmup)}`);
   open.rounds.forEach((round, i) => console.log(`  round ${i + 1}: create ${summary(round.latencies)}; floor ${summary(open.floor[i]!.latencies)}`));
-  const createP99 = median(open.rounds.map((round) => p99(round.latencies)));
-  const floorP99 = median(open.floor.map((round) => p99(round.latencies)));
+  const createP99 = median(open.rounds.map((round) => percentile(round.latencies, 99)));
+  const floorP99 = median(open.floor.map((round) => percentile(round.latencies, 99)));
   console.log(`  create p99, median of the rounds: ${createP99.toFixed(2)} ms (goal <= 10 ms), ${(createP99 / floorP99).toFixed(1)}x the floor's ${floorP99.toFixed(2)} ms; server CPU ${open.createCpu.toFixed(0)} µs per create`);
   const sendDelays = open.rounds.flatMap((round) => round.sendDelays).sort((a, b) => a - b);
   console.log(`  the generator sent creates p50 ${percentile(sendDelays, 50).toFixed(2)} ms, p99 ${percentile(sendDelays, 99).toFixed(2)} ms after their scheduled time (timer granularity; included in the latencies above), using ${open.generatorCpu.toFixed(0)} µs of CPU per create`);
   console.log(`  get ${summary(open.get)}; server CPU ${open.getCpu.toFixed(0)} µs per get`);
   const rates: string[] = [];
-  for (const rate of OTHER_RATES) rates.push(`${rate}/s p99 ${p99((await openLoopCreates(server, calls, rate, OTHER_RATE_SECONDS, `r${rate}`)).latencies).toFixed(1)} ms`);
+  for (const rate of OTHER_RATES) rates.push(`${rate}/s p99 ${percentile((await openLoopCreates(server, calls, rate, OTHER_RATE_SECONDS, `r${rate}`)).latencies, 99).toFixed(1)} ms`);
   console.log(`  create at other rates (${OTHER_RATE_SECONDS} s each): ${rates.join(", ")}`);
   // Saturation after the open loop: it leaves the server (heap, WAL, page cache) perturbed for seconds.
   console.log("saturation (closed loop: each client sends its next request when the previous returns, so latency = clients / throughput):");

@@ -11,15 +11,11 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { ApiClient, type Obj } from "../src/cluster/client/api.ts";
 import { startCluster } from "../src/cluster/index.ts";
+import { percentile } from "./support.ts";
 
 const STEADY_PODS = Number(process.env.STEADY_PODS ?? 200);
 const BURST_PODS = Number(process.env.BURST_PODS ?? 1000);
 const EXEC_ROUNDS = Number(process.env.EXEC_ROUNDS ?? 200);
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
 
 /** CPU seconds of this process (user + system) and of its reaped children and their descendants. */
 function cpuSeconds(): { self: number; children: number } {
