@@ -8,7 +8,7 @@
 // throughput. Open loop (RATE requests per second in total, on a fixed schedule, default 1,000/s)
 // measures latency under a given load, as Kubernetes' API latency SLOs are measured.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { request } from "node:https";
+import { Agent, request } from "node:https";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -23,7 +23,7 @@ import {
   type ResponseContext,
 } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import { httpsConnection, httpsLines, type Send } from "./https-connection.ts";
+import { httpsConnection, type Send } from "./https-connection.ts";
 import { openLoop, percentile, spawnUntilReady, type OpenLoopResult } from "./support.ts";
 
 const SERVER = new URL("./apiserver-process.ts", import.meta.url).pathname;
@@ -224,14 +224,15 @@ async function clientNodeThroughput(server: Server, pooled: boolean): Promise<nu
 }
 
 async function watchLatency(server: Server): Promise<{ samples: number[]; eventsPerSecond: number; cpuPerEvent: number; generatorCpuPerEvent: number }> {
-  const options = { ca: server.ca, headers: { Authorization: `Bearer ${server.token}` } };
+  const agent = new Agent({ keepAlive: true, maxSockets: WATCHES + 5, ca: server.ca });
   const sentAt = new Map<string, number>();
   const samples: number[] = [];
+  let ready = 0;
   let received = 0;
   let allReceived!: () => void;
   const done = new Promise<void>((resolve) => (allReceived = resolve));
   const listRV = await new Promise<string>((resolve, reject) => {
-    const req = request(`${server.url}/api/v1/namespaces/default/configmaps?limit=1`, { ca: server.ca, headers: options.headers, agent: false }, (res) => {
+    const req = request(`${server.url}/api/v1/namespaces/default/configmaps?limit=1`, { agent, headers: { Authorization: `Bearer ${server.token}` } }, (res) => {
       let text = "";
       res.on("data", (d: Buffer) => (text += d.toString()));
       res.on("end", () => resolve((JSON.parse(text) as { metadata: { resourceVersion: string } }).metadata.resourceVersion));
@@ -239,16 +240,30 @@ async function watchLatency(server: Server): Promise<{ samples: number[]; events
     req.on("error", reject);
     req.end();
   });
-  const closers = await Promise.all(
-    Array.from({ length: WATCHES }, () =>
-      httpsLines(`${server.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${listRV}&labelSelector=watch%3D1`, options, (line) => {
-        const now = performance.now();
-        const event = JSON.parse(line) as { object: { metadata: { name: string } } };
-        samples.push(now - (sentAt.get(event.object.metadata.name) ?? now));
-        if (++received === WATCHES * WATCH_EVENTS) allReceived();
-      }),
-    ),
+  const streams = Array.from({ length: WATCHES }, () =>
+    new Promise<() => void>((resolve) => {
+      const req = request(`${server.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${listRV}&labelSelector=watch%3D1`, { agent, headers: { Authorization: `Bearer ${server.token}` } }, (res) => {
+        ready++;
+        let buffered = "";
+        res.on("data", (chunk: Buffer) => {
+          const now = performance.now();
+          buffered += chunk.toString();
+          let newline: number;
+          while ((newline = buffered.indexOf("\n")) >= 0) {
+            const event = JSON.parse(buffered.slice(0, newline)) as { object: { metadata: { name: string } } };
+            buffered = buffered.slice(newline + 1);
+            samples.push(now - (sentAt.get(event.object.metadata.name) ?? now));
+            if (++received === WATCHES * WATCH_EVENTS) allReceived();
+          }
+        });
+        resolve(() => req.destroy());
+      });
+      req.on("error", () => {});
+      req.end();
+    }),
   );
+  const closers = await Promise.all(streams);
+  if (ready !== WATCHES) throw new Error("not all watches opened");
   const [call] = connections(server, 1);
   const start = performance.now();
   const cpuBefore = cpuMicros(server.pid);
@@ -263,6 +278,7 @@ async function watchLatency(server: Server): Promise<{ samples: number[]; events
   const cpuPerEvent = (cpuMicros(server.pid) - cpuBefore) / WATCH_EVENTS;
   const generator = process.cpuUsage(generatorBefore);
   for (const close of closers) close();
+  agent.destroy();
   return { samples, eventsPerSecond: WATCH_EVENTS / seconds, cpuPerEvent, generatorCpuPerEvent: (generator.user + generator.system) / WATCH_EVENTS };
 }
 

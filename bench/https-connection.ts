@@ -7,7 +7,6 @@
 // requests/s, five alternating 10 s rounds each: p99 16-23 ms with this client, 19-70 ms with
 // node:https. Load generators are written lean for this reason (wrk, hey). It understands exactly
 // what our servers send: a status line, headers, and a Content-Length or chunked body.
-import { StringDecoder } from "node:string_decoder";
 import { connect, type TLSSocket } from "node:tls";
 
 export type Send = (method: string, path: string, body?: unknown) => Promise<number>;
@@ -117,89 +116,4 @@ export function httpsConnection(origin: string, options: { ca: string; headers: 
       busy = false;
     }
   };
-}
-
-/** Decodes a chunked HTTP body fed in pieces of any size, handing on its text as it completes; `ended` once the last chunk is in. */
-export function chunkedDecoder(onText: (text: string) => void): { feed(data: Buffer): void; readonly ended: boolean } {
-  const decoder = new StringDecoder("utf8");
-  let pending: Buffer = Buffer.alloc(0);
-  // Bytes of the current chunk still to come, then whether its closing CRLF is.
-  let inChunk = 0;
-  let crlfDue = false;
-  let ended = false;
-  return {
-    get ended() {
-      return ended;
-    },
-    feed(data) {
-      pending = pending.length === 0 ? data : Buffer.concat([pending, data]);
-      let text = "";
-      while (!ended) {
-        if (inChunk > 0) {
-          const take = Math.min(inChunk, pending.length);
-          if (take === 0) break;
-          text += decoder.write(pending.subarray(0, take));
-          pending = pending.subarray(take);
-          inChunk -= take;
-          crlfDue = inChunk === 0;
-        } else if (crlfDue) {
-          if (pending.length < 2) break;
-          pending = pending.subarray(2);
-          crlfDue = false;
-        } else {
-          const lineEnd = pending.indexOf("\r\n");
-          if (lineEnd < 0) break;
-          const size = parseInt(pending.toString("latin1", 0, lineEnd), 16);
-          if (Number.isNaN(size)) throw new Error("bad chunk size");
-          pending = pending.subarray(lineEnd + 2);
-          if (size === 0) ended = true;
-          inChunk = size;
-        }
-      }
-      if (text !== "") onText(text);
-    },
-  };
-}
-
-/**
- * A GET whose chunked answer is a stream of lines (a watch), on its own connection: resolves once the
- * answer's head is in (rejects unless it is 200) with a way to close it; `onLine` gets each line as
- * it arrives. For the same reason as httpsConnection: 100 watches through node:https cost the
- * generator CPU the server's fan-out needs.
- */
-export function httpsLines(url: string, options: { ca: string; headers: Record<string, string> }, onLine: (line: string) => void): Promise<() => void> {
-  const target = new URL(url);
-  let partial = "";
-  const decoder = chunkedDecoder((text) => {
-    const lines = (partial + text).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) onLine(line);
-  });
-  return new Promise((resolve, reject) => {
-    const tls = connect({ host: target.hostname, port: Number(target.port), ca: options.ca }, () => {
-      const headers = Object.entries({ Host: target.host, ...options.headers })
-        .map(([name, value]) => `${name}: ${value}\r\n`)
-        .join("");
-      tls.write(`GET ${target.pathname}${target.search} HTTP/1.1\r\n${headers}\r\n`);
-    });
-    tls.setNoDelay(true);
-    let head: Buffer | undefined = Buffer.alloc(0);
-    tls.on("error", reject);
-    tls.on("data", (data: Buffer) => {
-      if (!head) return decoder.feed(data);
-      head = Buffer.concat([head, data]);
-      const headEnd = head.indexOf("\r\n\r\n");
-      if (headEnd < 0) return;
-      const status = Number(head.toString("latin1", 9, 12));
-      const rest = head.subarray(headEnd + 4);
-      head = undefined;
-      if (status !== 200) {
-        tls.destroy();
-        reject(new Error(`GET ${url}: ${status}`));
-        return;
-      }
-      resolve(() => tls.destroy());
-      if (rest.length > 0) decoder.feed(rest);
-    });
-  });
 }

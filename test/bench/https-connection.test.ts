@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { chunkedDecoder, httpsConnection, httpsLines, parseAnswer } from "../../bench/https-connection.ts";
+import { httpsConnection, parseAnswer } from "../../bench/https-connection.ts";
 import { startTestServer } from "../cluster/helpers/server.ts";
 
 test("parseAnswer finds the end of Content-Length, chunked and bodiless answers, and waits for the rest of a chunked one", () => {
@@ -54,34 +54,4 @@ test("httpsConnection sends requests on one connection to the API server and to 
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(await floor("POST", "/", {}), 201, "a connection the server closed is opened again");
   assert.equal(connections, 2);
-});
-
-test("chunkedDecoder gives the same text however the body is cut, multi-byte characters included", () => {
-  const body = Buffer.from("5\r\nhello\r\n8\r\n wörld\n\r\n0\r\n\r\n");
-  for (const size of [1, 2, 3, 7, body.length]) {
-    let text = "";
-    const decoder = chunkedDecoder((t) => (text += t));
-    for (let at = 0; at < body.length; at += size) decoder.feed(body.subarray(at, at + size));
-    assert.equal(text, "hello wörld\n", `pieces of ${size}`);
-    assert.equal(decoder.ended, true);
-  }
-});
-
-test("httpsLines streams a watch's events line by line, and rejects an answer other than 200", async (t) => {
-  const server = await startTestServer();
-  t.after(() => server.dispose());
-  const options = { ca: server.caCertPem, headers: { Authorization: `Bearer ${server.adminToken}` } };
-  const names: string[] = [];
-  let seen!: () => void;
-  const last = new Promise<void>((resolve) => (seen = resolve));
-  const close = await httpsLines(`${server.url}/api/v1/namespaces/default/configmaps?watch=true`, options, (line) => {
-    names.push((JSON.parse(line) as { object: { metadata: { name: string } } }).object.metadata.name);
-    if (names.at(-1) === "c") seen();
-  });
-  t.after(close);
-  const send = httpsConnection(server.url, { ...options, headers: { ...options.headers, "Content-Type": "application/json" } });
-  for (const name of ["a", "b", "c"]) await send("POST", "/api/v1/namespaces/default/configmaps", { metadata: { name }, data: { text: "ü".repeat(3000) } });
-  await last;
-  assert.deepEqual(names.filter((n) => n !== "kube-root-ca.crt"), ["a", "b", "c"]);
-  await assert.rejects(httpsLines(`${server.url}/api/v1/namespaces/default/nothings?watch=true`, options, () => {}), /404/);
 });
