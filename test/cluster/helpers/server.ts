@@ -1,8 +1,6 @@
 // Starts an embedded API server on a free port in a fresh temporary data directory.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { startApiServer, type ApiServerOptions, type RunningApiServer } from "../../../src/cluster/apiserver/index.ts";
+import { startInDataDir } from "../../support/temp-dir.ts";
 
 export interface TestServer extends RunningApiServer {
   dataDir: string;
@@ -10,28 +8,8 @@ export interface TestServer extends RunningApiServer {
   dispose(): Promise<void>;
 }
 
-export async function startTestServer(options: Partial<ApiServerOptions> = {}): Promise<TestServer> {
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "berth-apiserver-"));
-  const remove = () => rmSync(dataDir, { recursive: true, force: true });
-  let running: RunningApiServer;
-  try {
-    running = await startApiServer({ port: 0, nodes: 1, ...options, dataDir });
-  } catch (error) {
-    remove();
-    throw error;
-  }
-  return {
-    ...running,
-    dataDir,
-    dispose: async () => {
-      // Removed even when stopping fails, so a failed test leaves nothing behind.
-      try {
-        await running.stop();
-      } finally {
-        remove();
-      }
-    },
-  };
+export function startTestServer(options: Partial<ApiServerOptions> = {}): Promise<TestServer> {
+  return startInDataDir("berth-apiserver-", (dataDir) => startApiServer({ port: 0, nodes: 1, ...options, dataDir }), options.dataDir);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary Kubernetes JSON

@@ -1,10 +1,8 @@
 // A whole embedded cluster (API server, scheduler, kubelets, process runtime) on a free port in a
 // temporary data directory, plus small async helpers for end-to-end tests.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { startCluster, type ClusterOptions, type RunningCluster } from "../../../src/cluster/index.ts";
 import { call } from "../helpers/server.ts";
+import { startInDataDir } from "../../support/temp-dir.ts";
 export { run, type Result } from "../helpers/kubectl.ts";
 
 export interface TestCluster extends RunningCluster {
@@ -12,28 +10,8 @@ export interface TestCluster extends RunningCluster {
   dispose(): Promise<void>;
 }
 
-export async function startTestCluster(options: Partial<ClusterOptions> = {}): Promise<TestCluster> {
-  const dataDir = mkdtempSync(join(tmpdir(), "berth-cluster-"));
-  const remove = () => rmSync(dataDir, { recursive: true, force: true });
-  let running: RunningCluster;
-  try {
-    running = await startCluster({ port: 0, nodes: 1, ...options, dataDir });
-  } catch (error) {
-    remove();
-    throw error;
-  }
-  return {
-    ...running,
-    dataDir,
-    dispose: async () => {
-      // Removed even when stopping fails, so a failed test leaves nothing behind.
-      try {
-        await running.stop();
-      } finally {
-        remove();
-      }
-    },
-  };
+export function startTestCluster(options: Partial<ClusterOptions> = {}): Promise<TestCluster> {
+  return startInDataDir("berth-cluster-", (dataDir) => startCluster({ port: 0, nodes: 1, ...options, dataDir }));
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary Kubernetes JSON
