@@ -3,7 +3,7 @@
 //
 // Why not node:https (or undici, which had the worse tail here): on this 2-core machine the
 // generator runs on the same CPUs as the server it measures, and node:https's client cost 340-450 µs
-// of CPU per request against 190-240 µs for this one. Measured against the bare HTTPS floor at 1,000
+// of CPU per request against 173-267 µs for this one. Measured against the bare HTTPS floor at 1,000
 // requests/s, five alternating 10 s rounds each: p99 16-23 ms with this client, 19-70 ms with
 // node:https. Load generators are written lean for this reason (wrk, hey). It understands exactly
 // what our servers send: a status line, headers, and a Content-Length or chunked body.
