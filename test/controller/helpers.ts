@@ -20,7 +20,11 @@ export class Log implements BuildLog {
 /** Images matching `*:broken` cannot be pulled on this cluster. */
 export async function startEmbeddedController(t: { after(fn: () => unknown): void }, templates: PodTemplate[]): Promise<{ controller: Controller; client: KubeClient; hub: AgentHub }> {
   const cluster = await startTestCluster({ runtime: { imagePolicy: { unavailable: ["*:broken"] } } });
-  const endpoint = await startAgentEndpoint({ log: () => {} });
+  // A failed start leaves nothing running, and no directory behind.
+  const endpoint = await startAgentEndpoint({ log: () => {} }).catch(async (error: unknown) => {
+    await cluster.dispose();
+    throw error;
+  });
   const cloud: Cloud = { name: "embedded", namespace: "default", podLabels: { jenkins: "slave" }, podRetention: "never", templates };
   const controller = await Controller.start({
     clouds: [cloud],
@@ -30,6 +34,10 @@ export async function startEmbeddedController(t: { after(fn: () => unknown): voi
     failFast: { imagePullBackOffs: 1, unschedulableMs: 1000 },
     quotaRetryMs: 300,
     log: () => {},
+  }).catch(async (error: unknown) => {
+    await endpoint.close();
+    await cluster.dispose();
+    throw error;
   });
   // One hook, in dependency order: the controller still needs the cluster to clean up its pods. The
   // cluster (and its directory) goes even when stopping the others fails.
