@@ -102,8 +102,7 @@ function cpuMicros(pid: number): number {
 }
 
 function summary(samples: number[]): string {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return `p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, max ${(sorted[sorted.length - 1] ?? NaN).toFixed(2)} ms (n=${sorted.length})`;
+  return `p50 ${percentile(samples, 50).toFixed(2)} ms, p99 ${percentile(samples, 99).toFixed(2)} ms, max ${percentile(samples, 100).toFixed(2)} ms (n=${samples.length})`;
 }
 
 /** `count` keep-alive connections (httpsConnection.ts says why not node:https's client), one per client. */
@@ -177,8 +176,6 @@ async function openLoopLatency(server: Server, dataDir: string, calls: Send[]): 
     await bare.stop();
   }
 }
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 /**
  * client-node 2.x gives every request of its generated API classes a new undici connection pool (a
@@ -321,10 +318,10 @@ try {
   console.log(`under load (open loop: ${OPEN_LOOP_CLIENTS} keep-alive clients sending ${OPEN_LOOP_RATE} requests/s in total on a fixed schedule, latency from each request's scheduled send time; ${OPEN_LOOP_ROUNDS} rounds of ${OPEN_LOOP_SECONDS} s back to back after ${OPEN_LOOP_WARMUP_SECONDS} s at the rate; then the floor: the same POSTs answered at once by a bare Node HTTPS server in its own process, ${OPEN_LOOP_ROUNDS} rounds after ${FLOOR_WARMUP_SECONDS} s):`);
   console.log(`  the first ${OPEN_LOOP_WARMUP_SECONDS} s on the fresh server (not in the figure): create ${summary(open.warmup)}`);
   open.rounds.forEach((round, i) => console.log(`  round ${i + 1}: create ${summary(round.latencies)}; floor ${summary(open.floor[i]!.latencies)}`));
-  const createP99 = median(open.rounds.map((round) => percentile(round.latencies, 99)));
-  const floorP99 = median(open.floor.map((round) => percentile(round.latencies, 99)));
+  const createP99 = percentile(open.rounds.map((round) => percentile(round.latencies, 99)), 50);
+  const floorP99 = percentile(open.floor.map((round) => percentile(round.latencies, 99)), 50);
   console.log(`  create p99, median of the rounds: ${createP99.toFixed(2)} ms (goal <= 10 ms), ${(createP99 / floorP99).toFixed(1)}x the floor's ${floorP99.toFixed(2)} ms; server CPU ${open.createCpu.toFixed(0)} µs per create`);
-  const sendDelays = open.rounds.flatMap((round) => round.sendDelays).sort((a, b) => a - b);
+  const sendDelays = open.rounds.flatMap((round) => round.sendDelays);
   console.log(`  the generator sent creates p50 ${percentile(sendDelays, 50).toFixed(2)} ms, p99 ${percentile(sendDelays, 99).toFixed(2)} ms after their scheduled time (timer granularity; included in the latencies above), using ${open.generatorCpu.toFixed(0)} µs of CPU per create`);
   console.log(`  get ${summary(open.get)}; server CPU ${open.getCpu.toFixed(0)} µs per get`);
   const rates: string[] = [];
